@@ -1,0 +1,150 @@
+"""`healthz`: the app's own health endpoint says it runs on PostgreSQL (SOP 5.1, 7.1, 7.3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from checks.clock import Clock
+from checks.result import Finding, Result, State
+
+NAME = "healthz"
+SOP = "5.1, 7.1, 7.3"
+EXPECTED_DB = "postgresql"
+
+
+@dataclass(frozen=True)
+class HealthzOptions:
+    """Where to probe and what counts as slow; `timeout` bounds the whole request."""
+
+    url: str
+    timeout: float = 8.0
+    slow_after: float = 2.0
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    content_type: str
+    body: bytes
+    truncated: bool
+
+
+def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result:
+    """GET the endpoint; the watched service's own failures are CRITICAL, slowness WARNING."""
+    started = clock.monotonic()
+    try:
+        response = _get(client, options)
+    except httpx.TimeoutException:
+        return _critical("timeout", f"no answer within {options.timeout:g} s", {"up": 0.0})
+    except httpx.HTTPError as exc:
+        return _critical("unreachable", f"unreachable: {_transport_reason(exc)}", {"up": 0.0})
+    latency = clock.monotonic() - started
+    metrics = {"latency_seconds": round(latency, 6), "status_code": float(response.status)}
+    findings, payload = _evaluate(response)
+    if latency > options.slow_after:
+        findings.append(
+            Finding(
+                f"{NAME}.slow",
+                State.WARNING,
+                f"slow: answered in {latency:.1f} s (over {options.slow_after:g} s)",
+            )
+        )
+    metrics["up"] = 0.0 if any(f.state == State.CRITICAL for f in findings) else 1.0
+    version = f", version={_shown(payload['version'])}" if payload.get("version") else ""
+    ok = f"db={EXPECTED_DB}, status=ok{version} in {latency * 1000:.0f} ms"
+    return Result.from_findings(findings, ok, metrics)
+
+
+def _get(client: httpx.Client, options: HealthzOptions) -> _Response:
+    # Read at most max_body_bytes: a misbehaving endpoint must not exhaust memory.
+    with client.stream(
+        "GET",
+        options.url,
+        timeout=options.timeout,
+        follow_redirects=False,
+        headers={"Accept": "application/json"},
+    ) as response:
+        body = bytearray()
+        truncated = False
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > options.max_body_bytes:
+                truncated = True
+                del body[options.max_body_bytes :]
+                break
+        return _Response(
+            response.status_code,
+            response.headers.get("content-type", ""),
+            bytes(body),
+            truncated,
+        )
+
+
+def _evaluate(response: _Response) -> tuple[list[Finding], dict[str, object]]:
+    """Findings from one answer, and its JSON object (empty if there is none)."""
+    if response.status != 200:
+        return [_status_finding(response)], {}
+    if response.truncated:
+        size = len(response.body)
+        return [_finding("bad_body", f"body over {size} bytes: not a health answer")], {}
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        kind = response.content_type.split(";")[0].strip() or "no content-type"
+        size = len(response.body)
+        return [
+            _finding("bad_body", f"HTTP 200 but the body is not JSON ({kind}, {size} bytes)")
+        ], {}
+    if not isinstance(payload, dict):
+        return [_finding("bad_body", "HTTP 200 but the JSON body is not an object")], {}
+    findings = []
+    status = payload.get("status")
+    if status != "ok":
+        findings.append(_finding("unhealthy", f"status={_shown(status)} (expected ok)"))
+    db = payload.get("db")
+    if isinstance(db, str) and db.lower() == "sqlite":
+        findings.append(
+            _finding("db_sqlite", "db=sqlite (expected postgresql): the app is writing to SQLite")
+        )
+    elif db != EXPECTED_DB:
+        findings.append(_finding("db_unexpected", f"db={_shown(db)} (expected postgresql)"))
+    return findings, payload
+
+
+def _status_finding(response: _Response) -> Finding:
+    text = response.body.decode("utf-8", "replace").lower()
+    if response.status == 503 and "html" in response.content_type and "maintenance" in text:
+        return _finding("maintenance", "HTTP 503: maintenance mode is on (Heroku maintenance page)")
+    return _finding("http_status", f"HTTP {response.status} (expected 200)")
+
+
+def _finding(kind: str, summary: str) -> Finding:
+    return Finding(f"{NAME}.{kind}", State.CRITICAL, summary)
+
+
+def _critical(kind: str, summary: str, metrics: dict[str, float]) -> Result:
+    return Result.from_findings([_finding(kind, summary)], "", metrics)
+
+
+def _shown(value: object) -> str:
+    """A body value for a summary: missing says so; long or odd values are cut."""
+    if value is None:
+        return "missing"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    # httpx puts the URL in some messages; the summary names the failure, not the address.
+    if isinstance(exc, httpx.ConnectError):
+        # The OS error text ("[Errno 111] Connection refused") names the failure, not the URL.
+        text = str(exc).strip()
+        return re.sub(r"^\[Errno -?\d+\]\s*", "", text).lower() or "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection or spoke broken HTTP"
+    return type(exc).__name__

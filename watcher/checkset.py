@@ -1,0 +1,144 @@
+"""Every check the watch runs, built from the settings with the resources one run shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import httpx
+
+from checks import grants, healthz, migrations, pg_connections, tables
+from checks.clock import Clock
+from checks.connection_limit import ConnectionThresholds
+from checks.database import Database, DatabaseOptions
+from checks.result import Baseline, CheckError, Result
+from watcher.runner import PlannedCheck
+from watcher.settings import Settings
+from watcher.state import StateStore, StateStoreError
+
+# SPEC section 3, in its order: the JSON, the table and `--check` use these names.
+CHECK_SOPS: dict[str, str] = {
+    "healthz": healthz.SOP,
+    "logs": "7.1, 7.2, 7.3, 2.3",
+    "sentry": "5.5, 7.1, 7.3, 7.4",
+    "pg_info": "7.2, 7.3",
+    "pg_connections": pg_connections.SOP,
+    "tables": tables.SOP,
+    "grants": grants.SOP,
+    "migrations": migrations.SOP,
+}
+CHECK_NAMES = tuple(CHECK_SOPS)
+
+# Checks whose issue has not landed yet: they still appear, so nobody mistakes silence for OK.
+_NOT_BUILT = {"logs", "sentry", "pg_info"}
+
+
+class CheckSet:
+    """The checks of one run and what they share: one database session, closed by `close()`."""
+
+    def __init__(
+        self, settings: Settings, store: StateStore, clock: Clock, http: httpx.Client
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._http = http
+        self._db: Database | None = None
+        if settings.database_url is not None:
+            # Leave the check time to report a slow database itself, before the runner's
+            # own timeout takes over.
+            budget = max(1.0, settings.check_timeout / 2)
+            self._db = Database(
+                DatabaseOptions(
+                    settings.database_url.get_secret_value(),
+                    connect_timeout=budget,
+                    statement_timeout=budget,
+                )
+            )
+
+    def planned(self, names: Iterable[str] = CHECK_NAMES) -> list[PlannedCheck]:
+        """The named checks, in the order given."""
+        runs: dict[str, Callable[[], Result]] = {
+            "healthz": self._healthz,
+            "pg_connections": self._sql(self._pg_connections),
+            "tables": self._sql(self._tables),
+            "grants": self._sql(self._grants),
+            "migrations": self._sql(self._migrations),
+        }
+        return [
+            PlannedCheck(name, CHECK_SOPS[name], runs.get(name, _not_built(name))) for name in names
+        ]
+
+    def close(self) -> None:
+        """End the database session: the watcher holds no connection between runs."""
+        if self._db is not None:
+            self._db.close()
+
+    def _healthz(self) -> Result:
+        options = healthz.HealthzOptions(
+            self._settings.healthz_url, timeout=self._settings.check_timeout * 0.8
+        )
+        return healthz.check(self._http, options, self._clock)
+
+    def _sql(self, run: Callable[[Database], Result]) -> Callable[[], Result]:
+        def guarded() -> Result:
+            if self._db is None:
+                return Result.unknown("not configured: set WATCHER_DATABASE_URL (or DATABASE_URL)")
+            return run(self._db)
+
+        return guarded
+
+    def _pg_connections(self, db: Database) -> Result:
+        thresholds = ConnectionThresholds(
+            self._settings.pg_connection_limit,
+            self._settings.pg_connection_warn_ratio,
+            self._settings.pg_connection_crit_ratio,
+        )
+        return pg_connections.check(db, thresholds)
+
+    def _grants(self, db: Database) -> Result:
+        return grants.check(db, self._settings.app_role)
+
+    def _tables(self, db: Database) -> Result:
+        count = tables.probe(db)
+        configured = self._settings.expected_tables
+        return tables.evaluate(
+            count,
+            self._baseline(
+                "tables",
+                None if configured is None else str(configured),
+                "WATCHER_EXPECTED_TABLES",
+                str(count),
+            ),
+        )
+
+    def _migrations(self, db: Database) -> Result:
+        revisions = migrations.probe(db)
+        revision = migrations.revision_of(revisions)
+        if revision is None:
+            return migrations.evaluate(revisions, None)
+        baseline = self._baseline(
+            "revision", self._settings.expected_revision, "WATCHER_EXPECTED_REVISION", revision
+        )
+        return migrations.evaluate(revisions, baseline)
+
+    def _baseline(self, name: str, configured: str | None, setting: str, observed: str) -> Baseline:
+        """The configured baseline, else the first observation kept in the state store."""
+        if configured is not None:
+            return Baseline(configured, f"from {setting}")
+        try:
+            stored = self._store.baseline(name)
+            if stored is None:
+                self._store.keep_baseline(name, observed, self._clock.now())
+                return Baseline(observed, "first observation, kept as the baseline")
+        except StateStoreError as exc:
+            raise CheckError(f"no baseline: {exc}") from None
+        return Baseline(stored.value, f"baseline first seen {stored.observed_at:%Y-%m-%d %H:%MZ}")
+
+
+def _not_built(name: str) -> Callable[[], Result]:
+    def run() -> Result:
+        if name in _NOT_BUILT:
+            return Result.unknown("not implemented yet")
+        raise CheckError(f"no such check: {name}")
+
+    return run

@@ -1,0 +1,108 @@
+"""The `watcher` command line (SPEC section 1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import httpx
+
+from checks.clock import Clock, SystemClock
+from checks.result import State
+from watcher import __version__
+from watcher.checkset import CHECK_NAMES, CheckSet
+from watcher.redact import RedactingFormatter, Redactor
+from watcher.report import RunReport, to_json, to_table
+from watcher.runner import run_checks
+from watcher.settings import ConfigError, Settings, load_settings
+from watcher.state import StateStore
+
+EXIT_UNKNOWN = State.UNKNOWN.value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 3 (UNKNOWN), as monitoring plugins do: 2 would read as CRITICAL."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="watcher", description="Watch a production database cutover (RM-10 §7).")
+    parser.add_argument("--version", action="version", version=f"cutover-watcher {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    once = commands.add_parser("once", help="run every check once and exit with the overall state")
+    once.add_argument("--json", action="store_true", help="print the JSON object of SPEC section 1")
+    once.add_argument(
+        "--check",
+        action="append",
+        choices=CHECK_NAMES,
+        metavar="NAME",
+        help=f"run only this check (repeatable): {', '.join(CHECK_NAMES)}",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_UNKNOWN
+    redactor = Redactor(settings.secrets())
+    _configure_logging(redactor)
+    if args.command == "once":
+        return once(settings, clock or SystemClock(), redactor, args.check, args.json)
+    raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
+
+
+def once(
+    settings: Settings,
+    clock: Clock,
+    redactor: Redactor,
+    names: Sequence[str] | None,
+    as_json: bool,
+) -> int:
+    """`watcher once`: every check (or the named ones) once; prints and returns the exit code."""
+    selected = list(dict.fromkeys(names)) if names else list(CHECK_NAMES)
+    store = StateStore.from_url(settings.state_url.get_secret_value())
+    checked_at = clock.now()
+    with httpx.Client(timeout=settings.check_timeout) as http:
+        checkset = CheckSet(settings, store, clock, http)
+        try:
+            reports = run_checks(
+                checkset.planned(selected), settings.check_timeout, clock, redactor
+            )
+        finally:
+            checkset.close()
+            store.close()
+    report = RunReport(settings.app, checked_at, reports)
+    if as_json:
+        text = json.dumps(to_json(report), indent=2)
+    else:
+        text = to_table(report, colour=_wants_colour())
+    # Secrets never leave the process, whatever a check or an API put in a summary.
+    print(redactor(text))
+    return report.state.value
+
+
+def _wants_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _configure_logging(redactor: Redactor) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter(redactor, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("WATCHER_LOG_LEVEL", "WARNING").upper())

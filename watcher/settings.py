@@ -1,0 +1,200 @@
+"""Settings from the environment and an optional `.env` (SPEC section 2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Settings are unusable; the message names the variables, never their values."""
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+def _database_url(value: SecretStr | None) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    try:
+        parts = urlsplit(value.get_secret_value())
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError("must be a postgres:// or postgresql:// URL") from None
+    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+        raise ValueError("must be a postgres:// or postgresql:// URL with a host")
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the watcher; secrets are `SecretStr`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # pydantic echoes raw input in errors; secrets would go with it.
+        hide_input_in_errors=True,
+        populate_by_name=False,
+        frozen=True,
+    )
+
+    app: str = Field("raxx-api-prod", min_length=1)
+    heroku_api_key: SecretStr | None = Field(None, validation_alias="HEROKU_API_KEY")
+    heroku_api_url: str = "https://api.heroku.com"
+    heroku_data_api_url: str = "https://api.data.heroku.com"
+    healthz_url: str = "https://api.raxx.app/healthz"
+    database_url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WATCHER_DATABASE_URL", "DATABASE_URL")
+    )
+    app_role: str = Field("raptor_app", min_length=1)
+    pg_connection_limit: int = Field(25, gt=0)
+    pg_connection_warn_ratio: float = Field(0.6, gt=0, le=1)
+    pg_connection_crit_ratio: float = Field(0.8, gt=0, le=1)
+    expected_tables: int | None = Field(None, ge=0)
+    expected_revision: str | None = None
+    sentry_auth_token: SecretStr | None = Field(None, validation_alias="SENTRY_AUTH_TOKEN")
+    sentry_api_url: str = "https://sentry.io"
+    sentry_org: str | None = None
+    sentry_project: str = "raxx-backend"
+    sentry_environment: str = "production"
+    sentry_dsn: SecretStr | None = Field(None, validation_alias="SENTRY_DSN")
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_api_url: str = "https://slack.com/api/"
+    slack_channel: str = "#ops-alerts"
+    slack_mention: str | None = None
+    alertmanager_url: str | None = None
+    cutover_at: datetime | None = None
+    check_interval: float = Field(900, gt=0)
+    healthz_interval: float = Field(60, gt=0)
+    check_timeout: float = Field(10, gt=0, le=300)
+    state_url: SecretStr = SecretStr("sqlite:///watcher-state.db")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, validation_alias=AliasChoices("PORT", "WATCHER_METRICS_PORT")
+    )
+    metrics_token: SecretStr | None = None
+    pushgateway_url: str | None = None
+
+    @field_validator(
+        "heroku_api_url",
+        "heroku_data_api_url",
+        "healthz_url",
+        "sentry_api_url",
+        "slack_api_url",
+        "alertmanager_url",
+        "pushgateway_url",
+    )
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        return None if not value else _http_url(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        return _database_url(value)
+
+    @field_validator("state_url")
+    @classmethod
+    def _check_state_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("sqlite:///"):
+            # The PostgreSQL store is part of the alerting work (SPEC 7); until then, say so.
+            raise ValueError("must be sqlite:///PATH (the PostgreSQL state store is not built yet)")
+        return value
+
+    @field_validator("cutover_at")
+    @classmethod
+    def _check_cutover_at(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z")
+        return None if value is None else value.astimezone(UTC)
+
+    @field_validator(
+        "heroku_api_key",
+        "sentry_auth_token",
+        "sentry_dsn",
+        "slack_bot_token",
+        "metrics_token",
+        "sentry_org",
+        "slack_mention",
+        "expected_revision",
+        "alertmanager_url",
+        "pushgateway_url",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_ratios(self) -> Settings:
+        if self.pg_connection_warn_ratio > self.pg_connection_crit_ratio:
+            raise ValueError("WATCHER_PG_CONNECTION_WARN_RATIO must not exceed _CRIT_RATIO")
+        return self
+
+    def secrets(self) -> list[str]:
+        """Every secret value configured, for redaction; the database password included."""
+        values = [
+            s.get_secret_value()
+            for s in (
+                self.heroku_api_key,
+                self.sentry_auth_token,
+                self.sentry_dsn,
+                self.slack_bot_token,
+                self.metrics_token,
+            )
+            if s is not None
+        ]
+        for url in (self.database_url, self.state_url):
+            if url is not None:
+                values.append(url.get_secret_value())
+                password = urlsplit(url.get_secret_value()).password
+                if password:
+                    values.append(password)
+        return [v for v in values if v]
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable(s) a field is read from, for messages."""
+    info = Settings.model_fields[field_name]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        first, *others = (str(c) for c in alias.choices)
+        return f"{first} (or {', '.join(others)})"
+    return f"WATCHER_{field_name.upper()}"
+
+
+def _describe(error: Any) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    loc = error.get("loc") or ()
+    if not loc:
+        return message
+    first = str(loc[0])
+    name = env_name(first) if first in Settings.model_fields else first
+    return f"{name}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise `ConfigError` naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors(include_input=False, include_url=False)]
+        raise ConfigError("configuration error: " + "; ".join(problems)) from None
