@@ -9,9 +9,14 @@ from checks.result import Result
 NAME = "pg_connections"
 SOP = "7.3"
 
+# Without pg_read_all_stats (Heroku's owner credential has none), other roles' rows show
+# backend_type as NULL but keep datid and usesysid: a row with a database and a user is a
+# client. Background workers have no user; autovacuum workers no user either.
 _COUNT = """
 SELECT
-  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+  (SELECT count(*) FROM pg_stat_activity
+   WHERE backend_type = 'client backend'
+      OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL)),
   current_setting('max_connections')::int
     - current_setting('superuser_reserved_connections')::int
 """

@@ -1,0 +1,116 @@
+"""The watcher's session on the watched database: read-only, bounded in time, one connection."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+import pytest
+
+from checks.database import Database, DatabaseOptions
+from checks.result import CheckError
+from tests.fakes.http import SilentServer, closed_port
+from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase
+
+
+def test_writes_are_refused_even_with_the_owner_credential(
+    database: Database, watched_db: WatchedDatabase
+) -> None:
+    with pytest.raises(CheckError, match="read-only transaction"):
+        database.query("INSERT INTO users (payload) VALUES ('{}') RETURNING id")
+    with pytest.raises(CheckError, match="read-only transaction"):
+        database.query("CREATE TABLE watcher_was_here (id int)")
+    assert watched_db.scalar("SELECT count(*) FROM users") == 0
+
+
+def test_session_is_named_and_read_only(database: Database) -> None:
+    rows = database.query(
+        "SELECT current_setting('application_name'), current_setting('transaction_read_only'),"
+        " current_setting('statement_timeout')"
+    )
+    assert rows == [("cutover-watcher", "on", "3s")]
+
+
+def test_statement_over_the_timeout_is_a_check_error(watched_db: WatchedDatabase) -> None:
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3))
+    started = time.monotonic()
+    with pytest.raises(CheckError, match=r"timed out after 0.3 s"):
+        db.query("SELECT pg_sleep(10)")
+    assert time.monotonic() - started < 3
+    db.close()
+
+
+def test_statement_blocked_by_a_lock_times_out(watched_db: WatchedDatabase) -> None:
+    with contextlib.closing(watched_db.admin()) as locker, locker.cursor() as cur:
+        cur.execute("BEGIN; LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3))
+        with pytest.raises(CheckError, match="timed out"):
+            db.query("SELECT version_num FROM alembic_version")
+        db.close()
+
+
+def test_refused_connection_is_unreachable(pg_server: PgServer) -> None:
+    url = f"postgresql://raxx_owner:{OWNER_PASSWORD}@127.0.0.1:{closed_port()}/raxx"
+    db = Database(DatabaseOptions(url, connect_timeout=2))
+    with pytest.raises(CheckError, match="database unreachable") as caught:
+        db.query("SELECT 1")
+    assert OWNER_PASSWORD not in str(caught.value)
+
+
+def test_server_that_never_answers_times_out_on_connect() -> None:
+    with SilentServer() as silent:
+        db = Database(
+            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2)
+        )
+        started = time.monotonic()
+        with pytest.raises(CheckError, match="database unreachable.*timeout"):
+            db.query("SELECT 1")
+        assert time.monotonic() - started < 6
+
+
+def test_a_failed_connect_is_not_retried_within_one_run() -> None:
+    with SilentServer() as silent:
+        db = Database(
+            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2)
+        )
+        with pytest.raises(CheckError):
+            db.query("SELECT 1")
+        started = time.monotonic()
+        with pytest.raises(CheckError, match="database unreachable"):
+            db.query("SELECT 1")
+        assert time.monotonic() - started < 0.5
+
+
+def test_wrong_password_is_unreachable_without_the_password(watched_db: WatchedDatabase) -> None:
+    url = watched_db.server.url(watched_db.name, "raxx_owner", "not-the-Password-9f")
+    with pytest.raises(CheckError, match="password authentication failed") as caught:
+        Database(DatabaseOptions(url)).query("SELECT 1")
+    assert "not-the-Password-9f" not in str(caught.value)
+
+
+def test_close_cancels_a_running_statement_and_leaves_no_connection(
+    watched_db: WatchedDatabase,
+) -> None:
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=30))
+    errors: list[CheckError] = []
+
+    def long_query() -> None:
+        try:
+            db.query("SELECT pg_sleep(20)")
+        except CheckError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=long_query)
+    worker.start()
+    time.sleep(0.3)
+    db.close()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert errors and "query" in str(errors[0])
+    assert (
+        watched_db.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+        )
+        == 0
+    )

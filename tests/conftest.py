@@ -1,0 +1,76 @@
+"""Fixtures every test shares: the test PostgreSQL, the fakes, a clock, a clean environment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checks.database import Database, DatabaseOptions
+from tests.fakes.healthz import FakeHealthz
+from tests.support.clock import FakeClock
+from tests.support.postgres import (
+    PgServer,
+    WatchedDatabase,
+    prepare_server,
+    throwaway_server,
+    watched_database,
+)
+
+# Variables the watcher reads: removed for every test, so a developer's shell or .env
+# cannot change what a test sees.
+_WATCHER_VARS = (
+    "HEROKU_API_KEY",
+    "SENTRY_AUTH_TOKEN",
+    "SENTRY_DSN",
+    "SLACK_BOT_TOKEN",
+    "DATABASE_URL",
+    "PORT",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        test_only = name == "WATCHER_TEST_DATABASE_URL"
+        if (name.startswith("WATCHER_") and not test_only) or name in _WATCHER_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """WATCHER_TEST_DATABASE_URL (a superuser URL) if set, else a throwaway local server."""
+    url = os.environ.get("WATCHER_TEST_DATABASE_URL")
+    with contextlib.nullcontext(PgServer(url)) if url else throwaway_server() as server:
+        prepare_server(server)
+        yield server
+
+
+@pytest.fixture
+def watched_db(pg_server: PgServer) -> Iterator[WatchedDatabase]:
+    """A fresh copy of the runbook's database with its own app role and the 4.6 grants."""
+    with watched_database(pg_server) as db:
+        yield db
+
+
+@pytest.fixture
+def database(watched_db: WatchedDatabase) -> Iterator[Database]:
+    """The watcher's read-only session on `watched_db`, as the owner credential."""
+    db = Database(DatabaseOptions(watched_db.owner_url, connect_timeout=3, statement_timeout=3))
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def healthz_server() -> Iterator[FakeHealthz]:
+    with FakeHealthz() as server:
+        yield server

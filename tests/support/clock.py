@@ -1,0 +1,26 @@
+"""A clock tests move by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+# The runbook's restart (4.8) on cutover day.
+CUTOVER = datetime(2026, 5, 16, 14, 48, 42, tzinfo=UTC)
+
+
+class FakeClock:
+    """Stands still until `advance()`; wall and monotonic time move together."""
+
+    def __init__(self, start: datetime = CUTOVER) -> None:
+        self._now = start
+        self._monotonic = 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds

@@ -1,0 +1,225 @@
+"""A throwaway PostgreSQL server for the tests, and databases shaped like the runbook's."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extensions
+
+from tests.support.runbook_schema import APP_TABLES, MIGRATION_TABLES, schema_sql
+
+OWNER = "raxx_owner"  # Heroku's DATABASE_URL credential: owns the tables, not a superuser
+OWNER_PASSWORD = "owner-Pw-3c1d9f"  # noqa: S105 - a test server's password, also a leak canary
+TEMPLATE = "runbook_template"
+REVISION = "0001_raptor_baseline"
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A running server and a superuser URL for it."""
+
+    admin_url: str
+
+    def url(self, dbname: str, user: str, password: str) -> str:
+        parts = urlsplit(self.admin_url)
+        netloc = f"{quote(user)}:{quote(password)}@{parts.hostname}:{parts.port}"
+        return urlunsplit(("postgresql", netloc, f"/{dbname}", parts.query, ""))
+
+    def admin(self, dbname: str = "postgres") -> psycopg2.extensions.connection:
+        parts = urlsplit(self.admin_url)
+        conn = psycopg2.connect(urlunsplit(parts._replace(path=f"/{dbname}")))
+        conn.autocommit = True
+        return conn
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bindir() -> Path:
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+        key=lambda p: int(Path(p).parts[-3]),
+    )
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl is None:
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: run scripts/test, which installs them"
+        )
+    return Path(pg_ctl).parent
+
+
+@contextlib.contextmanager
+def throwaway_server() -> Iterator[PgServer]:
+    """initdb + pg_ctl in a temporary directory on a free loopback port; removed afterwards."""
+    bindir = _bindir()
+    base = Path(tempfile.mkdtemp(prefix="watcher-pg-"))
+    as_root = os.geteuid() == 0
+    # initdb refuses to run as root: run the server tools as the postgres user then.
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    password = secrets.token_hex(12)
+    (base / "pw").write_text(password)
+    if as_root:
+        owner = pwd.getpwnam("postgres")
+        base.chmod(0o755)
+        for path in (base, base / "pw"):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    data, port = base / "data", free_port()
+    run = [*prefix]
+    subprocess.run(
+        [
+            *run,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--no-locale",
+            "-E",
+            "UTF8",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={base / 'pw'}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = " ".join(
+        f"-c {o}"
+        for o in (
+            f"port={port}",
+            "listen_addresses=127.0.0.1",
+            f"unix_socket_directories={base}",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            # No autovacuum: a transaction id appears only when somebody writes, which the
+            # read-only test relies on.
+            "autovacuum=off",
+            "max_connections=100",
+        )
+    )
+    subprocess.run(
+        [
+            *run,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield PgServer(f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres")
+    finally:
+        subprocess.run(
+            [*run, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def prepare_server(server: PgServer) -> None:
+    """The owner role and a template database with the runbook's schema (step 4.1)."""
+    with contextlib.closing(server.admin()) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (OWNER,))
+        if cur.fetchone() is None:
+            cur.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD %s", (OWNER_PASSWORD,))
+        cur.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        cur.execute(f"CREATE DATABASE {TEMPLATE} OWNER {OWNER}")
+    with contextlib.closing(server.admin(TEMPLATE)) as conn, conn.cursor() as cur:
+        cur.execute(f"SET ROLE {OWNER}")
+        cur.execute(schema_sql(REVISION))
+
+
+@dataclass(frozen=True)
+class WatchedDatabase:
+    """One test's copy of the production database: owned by OWNER, with its own app role."""
+
+    server: PgServer
+    name: str
+    app_role: str
+    app_password: str
+
+    @property
+    def owner_url(self) -> str:
+        """What the watcher is given: the DATABASE_URL owner credential."""
+        return self.server.url(self.name, OWNER, OWNER_PASSWORD)
+
+    @property
+    def app_url(self) -> str:
+        return self.server.url(self.name, self.app_role, self.app_password)
+
+    def admin(self) -> psycopg2.extensions.connection:
+        """A superuser connection to this database, to break it the ways production breaks."""
+        return self.server.admin(self.name)
+
+    def execute(self, *statements: str) -> None:
+        with contextlib.closing(self.admin()) as conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+
+    def scalar(self, sql: str) -> object:
+        with contextlib.closing(self.admin()) as conn, conn.cursor() as cur:
+            cur.execute(sql)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+
+
+def grants_sql(role: str) -> list[str]:
+    """Runbook step 4.6, with the SELECT that pg:credentials:create grants (4.4)."""
+    return [
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        *(f"REVOKE ALL ON TABLE {t} FROM {role}" for t in MIGRATION_TABLES),
+    ]
+
+
+@contextlib.contextmanager
+def watched_database(server: PgServer) -> Iterator[WatchedDatabase]:
+    """A fresh database from the template, a fresh app role with the 4.6 grants; dropped after."""
+    suffix = secrets.token_hex(4)
+    db = WatchedDatabase(server, f"raxx_{suffix}", f"raptor_app_{suffix}", secrets.token_hex(8))
+    with contextlib.closing(server.admin()) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {db.app_role} LOGIN PASSWORD %s", (db.app_password,))
+        cur.execute(f"CREATE DATABASE {db.name} TEMPLATE {TEMPLATE} OWNER {OWNER}")
+    with contextlib.closing(server.admin(db.name)) as conn, conn.cursor() as cur:
+        cur.execute(f"SET ROLE {OWNER}")
+        for statement in grants_sql(db.app_role):
+            cur.execute(statement)
+    try:
+        yield db
+    finally:
+        with contextlib.closing(server.admin()) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)")
+            cur.execute(f"DROP ROLE IF EXISTS {db.app_role}")
+
+
+__all__ = ["APP_TABLES", "OWNER", "REVISION", "PgServer", "WatchedDatabase"]
