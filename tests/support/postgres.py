@@ -22,7 +22,7 @@ import psycopg2.extensions
 from tests.support.runbook_schema import APP_TABLES, MIGRATION_TABLES, schema_sql
 
 OWNER = "raxx_owner"  # Heroku's DATABASE_URL credential: owns the tables, not a superuser
-OWNER_PASSWORD = "owner-Pw-3c1d9f"  # noqa: S105 - a test server's password, also a leak canary
+OWNER_PASSWORD = "owner-Pw-3c1d9f"
 TEMPLATE = "runbook_template"
 REVISION = "0001_raptor_baseline"
 

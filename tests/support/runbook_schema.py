@@ -1,4 +1,4 @@
-"""A schema shaped like raxx-api-prod's after `alembic upgrade head` (runbook 4.1, 4.2): 35 tables."""
+"""A schema like raxx-api-prod's after `alembic upgrade head` (runbook 4.1, 4.2): 35 tables."""
 
 from __future__ import annotations
 
