@@ -1,0 +1,178 @@
+"""The check set against the real PostgreSQL and healthz fake: baselines, sharing, read-only."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from checks.result import State
+from tests.fakes.healthz import FakeHealthz
+from tests.fakes.http import closed_port
+from tests.support.clock import FakeClock
+from tests.support.postgres import OWNER, WatchedDatabase
+from watcher.checkset import CHECK_NAMES, CheckSet
+from watcher.redact import Redactor
+from watcher.runner import CheckReport, run_checks
+from watcher.settings import load_settings
+from watcher.state import StateStore
+
+SQL_CHECKS = ["pg_connections", "tables", "grants", "migrations"]
+
+
+@pytest.fixture
+def configure(
+    monkeypatch: pytest.MonkeyPatch, watched_db: WatchedDatabase, healthz_server: FakeHealthz
+):  # type: ignore[no-untyped-def]
+    def apply(**extra: str) -> None:
+        env = {
+            "WATCHER_DATABASE_URL": watched_db.owner_url,
+            "WATCHER_APP_ROLE": watched_db.app_role,
+            "WATCHER_HEALTHZ_URL": healthz_server.healthz_url,
+            "WATCHER_CHECK_TIMEOUT": "5",
+            **extra,
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+
+    apply()
+    return apply
+
+
+def run(names: list[str], clock: FakeClock | None = None) -> dict[str, CheckReport]:
+    settings = load_settings()
+    store = StateStore.from_url(settings.state_url.get_secret_value())
+    with httpx.Client() as http:
+        checkset = CheckSet(settings, store, clock or FakeClock(), http)
+        try:
+            reports = run_checks(
+                checkset.planned(names), 5, FakeClock(), Redactor(settings.secrets())
+            )
+        finally:
+            checkset.close()
+            store.close()
+    return {r.name: r for r in reports}
+
+
+def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[no-untyped-def]
+    reports = run(list(CHECK_NAMES))
+    assert list(reports) == [
+        "healthz",
+        "logs",
+        "sentry",
+        "pg_info",
+        "pg_connections",
+        "tables",
+        "grants",
+        "migrations",
+    ]
+    for name in ("healthz", *SQL_CHECKS):
+        assert reports[name].result.state == State.OK, reports[name].result.summary
+    for name in ("logs", "sentry", "pg_info"):
+        assert (reports[name].result.state, reports[name].result.summary) == (
+            State.UNKNOWN,
+            "not implemented yet",
+        )
+
+
+def test_first_observation_becomes_the_baseline(
+    configure, watched_db: WatchedDatabase, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    first = run(["tables", "migrations"])
+    assert "first observation" in first["tables"].result.summary
+    assert "first observation" in first["migrations"].result.summary
+    watched_db.execute(
+        "DROP TABLE backup_codes", "UPDATE alembic_version SET version_num = '0002_x'"
+    )
+    clock = FakeClock()
+    clock.advance(3600)
+    later = run(["tables", "migrations"], clock)
+    assert later["tables"].result.state == State.CRITICAL
+    assert "baseline 35" in later["tables"].result.summary
+    assert "baseline first seen 2026-05-16 14:48Z" in later["tables"].result.summary
+    assert later["migrations"].result.state == State.WARNING
+    assert (tmp_path / "watcher-state.db").exists()
+
+
+def test_configured_baselines_win_over_observations(configure) -> None:  # type: ignore[no-untyped-def]
+    configure(WATCHER_EXPECTED_TABLES="36", WATCHER_EXPECTED_REVISION="0002_next")
+    reports = run(["tables", "migrations"])
+    assert reports["tables"].result.state == State.CRITICAL
+    assert "from WATCHER_EXPECTED_TABLES" in reports["tables"].result.summary
+    assert reports["migrations"].result.state == State.WARNING
+    assert "0002_next" in reports["migrations"].result.summary
+
+
+def test_unusable_state_store_makes_only_baseline_checks_unknown(configure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "broken.db").write_bytes(b"not sqlite" * 200)
+    configure(WATCHER_STATE_URL="sqlite:///broken.db")
+    reports = run(["tables", "grants"])
+    assert reports["tables"].result.state == State.UNKNOWN
+    assert reports["tables"].result.summary.startswith("no baseline: state store broken.db")
+    assert reports["grants"].result.state == State.OK
+
+
+def test_without_a_database_url_sql_checks_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WATCHER_HEALTHZ_URL", f"http://127.0.0.1:{closed_port()}/healthz")
+    reports = run(SQL_CHECKS)
+    for name in SQL_CHECKS:
+        assert reports[name].result.state == State.UNKNOWN
+        assert "set WATCHER_DATABASE_URL (or DATABASE_URL)" in reports[name].result.summary
+
+
+def test_unreachable_database_is_unknown_for_sql_checks_only(
+    configure, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    configure(WATCHER_DATABASE_URL=f"postgres://u:pw-31337x@127.0.0.1:{closed_port()}/raxx")
+    reports = run(["healthz", *SQL_CHECKS])
+    assert reports["healthz"].result.state == State.OK
+    for name in SQL_CHECKS:
+        assert reports[name].result.state == State.UNKNOWN
+        assert reports[name].result.summary.startswith("database unreachable")
+        assert "pw-31337x" not in reports[name].result.summary
+
+
+def test_statement_timeout_is_the_checks_unknown(configure, watched_db: WatchedDatabase) -> None:  # type: ignore[no-untyped-def]
+    configure(WATCHER_CHECK_TIMEOUT="2")  # statement timeout is half of it
+    with contextlib.closing(watched_db.admin()) as locker, locker.cursor() as cur:
+        cur.execute("BEGIN; LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+        reports = run(["migrations", "grants"])
+    assert reports["migrations"].result.state == State.UNKNOWN
+    assert "timed out after 1 s" in reports["migrations"].result.summary
+
+
+@contextlib.contextmanager
+def owner_connection_limit(db: WatchedDatabase, limit: int) -> Iterator[None]:
+    db.execute(f"ALTER ROLE {OWNER} CONNECTION LIMIT {limit}")
+    try:
+        yield
+    finally:
+        db.execute(f"ALTER ROLE {OWNER} CONNECTION LIMIT -1")
+
+
+def test_watched_database_is_untouched(configure, watched_db: WatchedDatabase) -> None:  # type: ignore[no-untyped-def]
+    """Given the owner's credential, a run writes nothing, uses one connection, keeps none."""
+    xid = "SELECT pg_current_xact_id()::text::bigint"
+    schema = (
+        "SELECT md5(string_agg(table_name, ',' ORDER BY table_name))"
+        " FROM information_schema.tables WHERE table_schema = 'public'"
+    )
+    schema_before = watched_db.scalar(schema)
+    # The owner role may hold one connection: a second one by the watcher would fail a check.
+    with owner_connection_limit(watched_db, 1):
+        before = int(str(watched_db.scalar(xid)))
+        reports = run(SQL_CHECKS)
+        after = int(str(watched_db.scalar(xid)))
+        open_sessions = watched_db.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+        )
+    assert all(r.result.state == State.OK for r in reports.values()), reports
+    assert open_sessions == 0
+    # Each probe takes one transaction id; a write by the watcher would have taken another.
+    assert after == before + 1
+    assert watched_db.scalar(schema) == schema_before

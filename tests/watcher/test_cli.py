@@ -1,0 +1,185 @@
+"""`watcher` end to end as a subprocess, against the test PostgreSQL and the healthz fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.healthz import FakeHealthz, healthy, maintenance
+from tests.fakes.http import closed_port
+from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
+from watcher import __version__
+
+BUILT = ["healthz", "pg_connections", "tables", "grants", "migrations"]
+SECRETS = {
+    "HEROKU_API_KEY": "heroku-api-key-5f9d2c",
+    "SENTRY_AUTH_TOKEN": "sntrys_token_8a7b6c",
+    "SLACK_BOT_TOKEN": "xoxb-slack-token-4e3d",
+    "WATCHER_METRICS_TOKEN": "metrics-token-1a2b3c",
+}
+
+
+def watcher(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a user would: a fresh process, only the given settings."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", *args],
+        env={**base, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def env(watched_db: WatchedDatabase, healthz_server: FakeHealthz) -> dict[str, str]:
+    return {
+        "DATABASE_URL": watched_db.owner_url,
+        "WATCHER_APP_ROLE": watched_db.app_role,
+        "WATCHER_HEALTHZ_URL": healthz_server.healthz_url,
+        "WATCHER_CHECK_TIMEOUT": "5",
+        **SECRETS,
+    }
+
+
+def checks_flags(names: list[str]) -> list[str]:
+    return [arg for name in names for arg in ("--check", name)]
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in [*SECRETS.values(), OWNER_PASSWORD]:
+        assert secret not in text
+
+
+def test_healthy_cutover_prints_ok_table_and_exits_0(env: dict[str, str], tmp_path: Path) -> None:
+    done = watcher("once", *checks_flags(BUILT), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("CUTOVER-WATCHER OK: raxx-api-prod at ")
+    assert lines[2].split() == ["STATE", "CHECK", "SUMMARY"]
+    rows = {line.split()[1]: line for line in lines[3:]}
+    assert list(rows) == BUILT
+    assert all(row.startswith("OK ") for row in rows.values())
+    assert "\033[" not in done.stdout  # not a terminal: no colour
+    assert done.stderr == ""
+    assert_no_secret(done.stdout + done.stderr)
+
+
+def test_every_check_appears_and_unbuilt_ones_make_it_unknown(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    done = watcher("once", env=env, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "UNKNOWN   logs" in done.stdout and "not implemented yet" in done.stdout
+
+
+def test_sqlite_healthz_is_critical_exit_2(
+    env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    done = watcher("once", *checks_flags(BUILT), env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout.startswith("CUTOVER-WATCHER CRITICAL:")
+    assert "CRITICAL  healthz" in done.stdout and "db=sqlite" in done.stdout
+
+
+def test_json_is_the_spec_object(
+    env: dict[str, str], healthz_server: FakeHealthz, watched_db: WatchedDatabase, tmp_path: Path
+) -> None:
+    healthz_server.reply = maintenance()
+    watched_db.execute(f"REVOKE INSERT ON historical_bars FROM {watched_db.app_role}")
+    done = watcher("once", "--json", *checks_flags(BUILT), env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert set(report) == {"app", "checked_at", "state", "exit_code", "checks"}
+    assert (report["app"], report["state"], report["exit_code"]) == ("raxx-api-prod", "CRITICAL", 2)
+    assert report["checked_at"].endswith("Z") and len(report["checked_at"]) == 20
+    checks = {c["name"]: c for c in report["checks"]}
+    assert list(checks) == BUILT
+    for check in report["checks"]:
+        assert set(check) == {
+            "name",
+            "state",
+            "summary",
+            "sop",
+            "duration_seconds",
+            "metrics",
+            "findings",
+        }
+        assert isinstance(check["duration_seconds"], float)
+    assert checks["healthz"]["sop"] == "5.1, 7.1, 7.3"
+    assert checks["healthz"]["findings"] == [
+        {"id": "healthz.maintenance", "state": "CRITICAL", "summary": checks["healthz"]["summary"]}
+    ]
+    assert [f["id"] for f in checks["grants"]["findings"]] == ["grants.table_privileges"]
+    assert "historical_bars" in checks["grants"]["summary"]
+    assert checks["tables"]["metrics"] == {"tables": 35.0, "baseline": 35.0}
+    assert checks["pg_connections"]["state"] == "OK"
+    assert_no_secret(done.stdout + done.stderr)
+
+
+def test_check_option_runs_only_the_named_and_only_they_decide(
+    env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    done = watcher(
+        "once", "--json", "--check", "grants", "--check", "tables", env=env, cwd=tmp_path
+    )
+    report = json.loads(done.stdout)
+    assert [c["name"] for c in report["checks"]] == ["grants", "tables"]
+    assert (report["state"], done.returncode) == ("OK", 0)
+    assert healthz_server.requests == []
+
+
+def test_unreachable_database_and_healthz(env: dict[str, str], tmp_path: Path) -> None:
+    env = {
+        **env,
+        "DATABASE_URL": f"postgres://raxx:{OWNER_PASSWORD}@127.0.0.1:{closed_port()}/raxx",
+        "WATCHER_HEALTHZ_URL": f"http://127.0.0.1:{closed_port()}/healthz",
+    }
+    done = watcher("once", "--json", *checks_flags(BUILT), env=env, cwd=tmp_path)
+    report = json.loads(done.stdout)
+    states = {c["name"]: c["state"] for c in report["checks"]}
+    assert states == {"healthz": "CRITICAL", **{n: "UNKNOWN" for n in BUILT[1:]}}
+    assert done.returncode == 2
+    assert_no_secret(done.stdout + done.stderr)
+
+
+def test_configuration_error_exits_3_with_one_line(tmp_path: Path) -> None:
+    done = watcher(
+        "once",
+        env={"WATCHER_PG_CONNECTION_LIMIT": "abc", "DATABASE_URL": "mysql://u:Pw-77x@h/d"},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 3
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "WATCHER_PG_CONNECTION_LIMIT" in line and "DATABASE_URL" in line
+    assert "abc" not in line and "Pw-77x" not in line
+
+
+def test_configuration_error_in_dotenv_exits_3(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("WATCHER_PG_CONNECTION_CRIT_RATIO=1.2\n")
+    done = watcher("once", env={}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "WATCHER_PG_CONNECTION_CRIT_RATIO" in done.stderr
+
+
+@pytest.mark.parametrize("args", [["once", "--check", "nope"], ["frobnicate"], []])
+def test_usage_errors_exit_3_not_2(args: list[str], tmp_path: Path) -> None:
+    done = watcher(*args, env={}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "usage: watcher" in done.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    done = watcher("--version", env={}, cwd=tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, f"cutover-watcher {__version__}")

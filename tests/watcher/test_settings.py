@@ -1,0 +1,146 @@
+"""Settings: SPEC section 2 defaults, aliases, `.env`, and errors that never show a value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.settings import ConfigError, load_settings
+
+
+def test_defaults_are_the_specs() -> None:
+    s = load_settings()
+    assert s.app == "raxx-api-prod"
+    assert s.heroku_api_url == "https://api.heroku.com"
+    assert s.heroku_data_api_url == "https://api.data.heroku.com"
+    assert s.healthz_url == "https://api.raxx.app/healthz"
+    assert s.app_role == "raptor_app"
+    assert (s.pg_connection_limit, s.pg_connection_warn_ratio, s.pg_connection_crit_ratio) == (
+        25,
+        0.6,
+        0.8,
+    )
+    assert (s.sentry_api_url, s.sentry_project, s.sentry_environment) == (
+        "https://sentry.io",
+        "raxx-backend",
+        "production",
+    )
+    assert (s.slack_api_url, s.slack_channel) == ("https://slack.com/api/", "#ops-alerts")
+    assert (s.check_interval, s.healthz_interval, s.check_timeout) == (900, 60, 10)
+    assert s.state_url.get_secret_value() == "sqlite:///watcher-state.db"
+    for unset in (
+        s.database_url,
+        s.heroku_api_key,
+        s.sentry_auth_token,
+        s.sentry_org,
+        s.slack_bot_token,
+        s.slack_mention,
+        s.cutover_at,
+        s.expected_tables,
+        s.expected_revision,
+        s.metrics_port,
+        s.metrics_token,
+        s.pushgateway_url,
+        s.alertmanager_url,
+        s.sentry_dsn,
+    ):
+        assert unset is None
+
+
+def test_database_url_falls_back_to_heroku_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://o:pw@db.example:5432/d?sslmode=require")
+    url = load_settings().database_url
+    assert url is not None
+    assert url.get_secret_value() == "postgres://o:pw@db.example:5432/d?sslmode=require"
+    monkeypatch.setenv("WATCHER_DATABASE_URL", "postgresql://w:pw@other:5432/d")
+    url = load_settings().database_url
+    assert url is not None and url.get_secret_value().startswith("postgresql://w:")
+
+
+def test_port_wins_over_watcher_metrics_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHER_METRICS_PORT", "9100")
+    assert load_settings().metrics_port == 9100
+    monkeypatch.setenv("PORT", "5000")
+    assert load_settings().metrics_port == 5000
+
+
+def test_dotenv_is_read_and_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("WATCHER_APP=from-dotenv\nWATCHER_CHECK_TIMEOUT=4\n")
+    s = load_settings()
+    assert (s.app, s.check_timeout) == ("from-dotenv", 4)
+    monkeypatch.setenv("WATCHER_APP", "from-env")
+    assert load_settings().app == "from-env"
+
+
+def test_cutover_at_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHER_CUTOVER_AT", "2026-05-16T16:48:42+02:00")
+    cutover = load_settings().cutover_at
+    assert cutover is not None and cutover.isoformat() == "2026-05-16T14:48:42+00:00"
+
+
+def test_blank_optional_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "")
+    monkeypatch.setenv("DATABASE_URL", "")
+    s = load_settings()
+    assert s.sentry_auth_token is None and s.database_url is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("WATCHER_PG_CONNECTION_LIMIT", "abc", "WATCHER_PG_CONNECTION_LIMIT"),
+        ("WATCHER_PG_CONNECTION_LIMIT", "-5", "WATCHER_PG_CONNECTION_LIMIT"),
+        ("WATCHER_PG_CONNECTION_WARN_RATIO", "1.5", "WATCHER_PG_CONNECTION_WARN_RATIO"),
+        ("WATCHER_PG_CONNECTION_CRIT_RATIO", "7", "WATCHER_PG_CONNECTION_CRIT_RATIO"),
+        ("WATCHER_PG_CONNECTION_WARN_RATIO", "0.9", "WATCHER_PG_CONNECTION_WARN_RATIO"),
+        ("DATABASE_URL", "mysql://raxx:Sup3rSecretPw@db/raxx", "DATABASE_URL"),
+        (
+            "WATCHER_DATABASE_URL",
+            "postgres://raxx:Sup3rSecretPw@db:port/raxx",
+            "WATCHER_DATABASE_URL",
+        ),
+        ("WATCHER_HEALTHZ_URL", "api.raxx.app/healthz", "WATCHER_HEALTHZ_URL"),
+        ("WATCHER_SLACK_API_URL", "ftp://slack.example/api/", "WATCHER_SLACK_API_URL"),
+        ("WATCHER_CHECK_TIMEOUT", "-1", "WATCHER_CHECK_TIMEOUT"),
+        ("WATCHER_CUTOVER_AT", "yesterday", "WATCHER_CUTOVER_AT"),
+        ("WATCHER_CUTOVER_AT", "2026-06-01T09:00:00", "WATCHER_CUTOVER_AT"),
+        ("WATCHER_STATE_URL", "postgresql://w:Sup3rSecretPw@db/state", "WATCHER_STATE_URL"),
+        ("WATCHER_EXPECTED_TABLES", "thirty-five", "WATCHER_EXPECTED_TABLES"),
+        ("PORT", "http", "PORT"),
+    ],
+)
+def test_bad_value_names_the_variable_never_the_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("configuration error: ")
+    assert named in message
+    assert "\n" not in message
+    assert value not in message
+    assert "Sup3rSecretPw" not in message
+
+
+def test_several_bad_values_are_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHER_PG_CONNECTION_LIMIT", "abc")
+    monkeypatch.setenv("WATCHER_HEALTHZ_URL", "nope")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "WATCHER_PG_CONNECTION_LIMIT" in message and "WATCHER_HEALTHZ_URL" in message
+    assert "\n" not in message
+
+
+def test_secrets_are_hidden_and_listed_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEROKU_API_KEY", "heroku-key-0001")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-slack-0002")
+    monkeypatch.setenv("DATABASE_URL", "postgres://o:db-pass-0003@db:5432/d")
+    s = load_settings()
+    for shown in (repr(s), str(s), s.model_dump_json()):
+        assert "heroku-key-0001" not in shown and "db-pass-0003" not in shown
+    assert {"heroku-key-0001", "xoxb-slack-0002", "db-pass-0003"} <= set(s.secrets())
