@@ -33,7 +33,7 @@ def evaluate_connections(
     """A finding when at or over a ratio of the effective limit, and a one-line summary."""
     limit = effective_limit(thresholds, server_limit)
     percent = 100 * used / limit
-    text = f"{used}/{limit} connections ({percent:.0f}% of the effective limit"
+    text = f"{used}/{limit} connections ({percent:.0f}%"
     if server_limit is not None and server_limit != thresholds.limit:
         text += f"; ceiling {thresholds.limit}, {server_label} {server_limit}"
     text += ")"

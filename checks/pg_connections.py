@@ -29,7 +29,7 @@ def check(db: Database, thresholds: ConnectionThresholds) -> Result:
         f"{NAME}.connections", int(used), thresholds, int(server_limit), "server"
     )
     metrics = {"connections": float(used), "server_limit": float(server_limit)}
-    summary += " (server-wide client backends, this watcher's own included)"
+    summary += ", counted server-wide, this watcher's own included"
     if finding is None:
         return Result.from_findings((), summary, metrics)
     return Result.from_findings([finding], summary, metrics)

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_UNKNOWN
     redactor = Redactor(settings.secrets())
-    _configure_logging(redactor)
+    _configure_logging(redactor, settings.log_level)
     if args.command == "once":
         return once(settings, clock or SystemClock(), redactor, args.check, args.json)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
@@ -98,11 +98,11 @@ def _wants_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _configure_logging(redactor: Redactor) -> None:
+def _configure_logging(redactor: Redactor, level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         RedactingFormatter(redactor, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("WATCHER_LOG_LEVEL", "WARNING").upper())
+    root.setLevel(level)

@@ -1,0 +1,33 @@
+"""Every setting is documented where users look: `.env.example` and the README's table."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from watcher.settings import Settings, env_name, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def variables(field: str) -> list[str]:
+    return re.findall(r"[A-Z][A-Z_]+", env_name(field))
+
+
+@pytest.mark.parametrize("field", list(Settings.model_fields))
+def test_setting_is_in_env_example_and_readme(field: str) -> None:
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in variables(field):
+        assert re.search(rf"^#? ?{name}=", example, re.MULTILINE), f"{name} not in .env.example"
+        assert f"`{name}`" in readme, f"{name} not in README"
+
+
+def test_env_example_is_a_valid_configuration(tmp_path: Path) -> None:
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    settings = load_settings()
+    assert settings.app == "raxx-api-prod"
+    assert settings.slack_channel == "#ops-alerts"
