@@ -18,6 +18,10 @@ class Clock(Protocol):
         """Seconds from an arbitrary start; never goes back."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait; a test clock moves instead."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -27,3 +31,6 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)

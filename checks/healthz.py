@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 import httpx
 
 from checks.clock import Clock
+from checks.http_api import transport_reason
 from checks.result import Finding, Result, State
 
 NAME = "healthz"
@@ -42,7 +42,7 @@ def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result
     except httpx.TimeoutException:
         return _critical("timeout", f"no answer within {options.timeout:g} s", {"up": 0.0})
     except httpx.HTTPError as exc:
-        return _critical("unreachable", f"unreachable: {_transport_reason(exc)}", {"up": 0.0})
+        return _critical("unreachable", f"unreachable: {transport_reason(exc)}", {"up": 0.0})
     latency = clock.monotonic() - started
     metrics = {"latency_seconds": round(latency, 6), "status_code": float(response.status)}
     findings, payload = _evaluate(response)
@@ -137,14 +137,3 @@ def _shown(value: object) -> str:
         return "missing"
     text = value if isinstance(value, str) else json.dumps(value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
-
-
-def _transport_reason(exc: httpx.HTTPError) -> str:
-    # httpx puts the URL in some messages; the summary names the failure, not the address.
-    if isinstance(exc, httpx.ConnectError):
-        # The OS error text ("[Errno 111] Connection refused") names the failure, not the URL.
-        text = str(exc).strip()
-        return re.sub(r"^\[Errno -?\d+\]\s*", "", text).lower() or "connection failed"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server closed the connection or spoke broken HTTP"
-    return type(exc).__name__

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 import httpx
 
-from checks import grants, healthz, migrations, pg_connections, tables
+from checks import grants, healthz, migrations, pg_connections, sentry, tables
 from checks.clock import Clock
 from checks.connection_limit import ConnectionThresholds
 from checks.database import Database, DatabaseOptions
 from checks.result import Baseline, CheckError, Result
+from checks.sentry_api import SentryApi, SentryConfig
 from watcher.runner import PlannedCheck
 from watcher.settings import Settings
 from watcher.state import StateStore, StateStoreError
@@ -19,7 +21,7 @@ from watcher.state import StateStore, StateStoreError
 CHECK_SOPS: dict[str, str] = {
     "healthz": healthz.SOP,
     "logs": "7.1, 7.2, 7.3, 2.3",
-    "sentry": "5.5, 7.1, 7.3, 7.4",
+    "sentry": sentry.SOP,
     "pg_info": "7.2, 7.3",
     "pg_connections": pg_connections.SOP,
     "tables": tables.SOP,
@@ -29,7 +31,9 @@ CHECK_SOPS: dict[str, str] = {
 CHECK_NAMES = tuple(CHECK_SOPS)
 
 # Checks whose issue has not landed yet: they still appear, so nobody mistakes silence for OK.
-_NOT_BUILT = {"logs", "sentry", "pg_info"}
+_NOT_BUILT = {"logs", "pg_info"}
+# Without WATCHER_CUTOVER_AT or a recorded watch start, Sentry is read this far back.
+SENTRY_FALLBACK_WINDOW = timedelta(hours=24)
 
 
 class CheckSet:
@@ -43,6 +47,7 @@ class CheckSet:
         self._clock = clock
         self._http = http
         self._db: Database | None = None
+        self._sentry_api: SentryApi | None = None
         if settings.database_url is not None:
             # Leave the check time to report a slow database itself, before the runner's
             # own timeout takes over.
@@ -59,6 +64,7 @@ class CheckSet:
         """The named checks, in the order given."""
         runs: dict[str, Callable[[], Result]] = {
             "healthz": self._healthz,
+            "sentry": self._sentry,
             "pg_connections": self._sql(self._pg_connections),
             "tables": self._sql(self._tables),
             "grants": self._sql(self._grants),
@@ -78,6 +84,49 @@ class CheckSet:
             self._settings.healthz_url, timeout=self._settings.check_timeout * 0.8
         )
         return healthz.check(self._http, options, self._clock)
+
+    def _sentry(self) -> Result:
+        settings = self._settings
+        token, org = settings.sentry_auth_token, settings.sentry_org
+        if token is None or org is None:
+            missing = [
+                name
+                for name, value in (("SENTRY_AUTH_TOKEN", token), ("WATCHER_SENTRY_ORG", org))
+                if value is None
+            ]
+            return Result.unknown(f"not configured: set {' and '.join(missing)}")
+        if self._sentry_api is None:
+            config = SentryConfig(
+                settings.sentry_api_url,
+                token.get_secret_value(),
+                org,
+                settings.sentry_project,
+                settings.sentry_environment,
+            )
+            self._sentry_api = SentryApi(self._http, config, self._clock)
+        return sentry.check(
+            self._sentry_api,
+            self._since(),
+            settings.app_role,
+            settings.sentry_environment,
+            self._clock,
+            budget=settings.check_timeout * 0.8,
+        )
+
+    def _since(self) -> sentry.Since:
+        """T0: the cutover time if set, else the daemon's recorded start, else 24 hours ago."""
+        if self._settings.cutover_at is not None:
+            return sentry.Since(self._settings.cutover_at, "from WATCHER_CUTOVER_AT")
+        try:
+            started = self._store.watch_start()
+        except StateStoreError as exc:
+            raise CheckError(f"no T0: {exc}") from None
+        if started is not None:
+            return sentry.Since(started, "the watch start")
+        return sentry.Since(
+            self._clock.now() - SENTRY_FALLBACK_WINDOW,
+            "the last 24 hours: WATCHER_CUTOVER_AT unset",
+        )
 
     def _sql(self, run: Callable[[Database], Result]) -> Callable[[], Result]:
         def guarded() -> Result:

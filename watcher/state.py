@@ -17,6 +17,12 @@ _MIGRATIONS = (
         observed_at TEXT NOT NULL
     )
     """,
+    """
+    CREATE TABLE watch (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
 )
 
 
@@ -64,6 +70,23 @@ class StateStore:
                 " ON CONFLICT (name) DO NOTHING",
                 (name, value, observed_at.isoformat()),
             )
+
+    def watch_start(self) -> datetime | None:
+        """When the daemon first started this watch (its T0 when WATCHER_CUTOVER_AT is unset)."""
+        with self._lock:
+            row = self._run("SELECT value FROM watch WHERE key = 'started_at'").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
+    def keep_watch_start(self, at: datetime) -> datetime:
+        """Record the watch start unless one is recorded; return the one that is kept."""
+        with self._lock:
+            self._run(
+                "INSERT INTO watch (key, value) VALUES ('started_at', ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                (at.isoformat(),),
+            )
+            row = self._run("SELECT value FROM watch WHERE key = 'started_at'").fetchone()
+        return datetime.fromisoformat(row[0])
 
     def close(self) -> None:
         with self._lock:

@@ -14,12 +14,17 @@ class FakeClock:
     def __init__(self, start: datetime = CUTOVER) -> None:
         self._now = start
         self._monotonic = 1000.0
+        self.slept: list[float] = []
 
     def now(self) -> datetime:
         return self._now
 
     def monotonic(self) -> float:
         return self._monotonic
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.support.postgres import prepare_server, throwaway_server, watched_database
@@ -53,6 +54,7 @@ def main(argv: list[str]) -> int:
             baseline_taken = tempfile.TemporaryDirectory(prefix="watcher-try-")
             env = {
                 **os.environ,
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
                 "DATABASE_URL": db.owner_url,
                 "WATCHER_APP_ROLE": db.app_role,
                 "WATCHER_HEALTHZ_URL": healthz_server.healthz_url,

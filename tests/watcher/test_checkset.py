@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from checks.result import State
+from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.http import closed_port
-from tests.support.clock import FakeClock
+from tests.fakes.sentry import FakeSentry
+from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, WatchedDatabase
 from watcher.checkset import CHECK_NAMES, CheckSet
 from watcher.redact import Redactor
@@ -71,11 +74,15 @@ def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[n
     ]
     for name in ("healthz", *SQL_CHECKS):
         assert reports[name].result.state == State.OK, reports[name].result.summary
-    for name in ("logs", "sentry", "pg_info"):
+    for name in ("logs", "pg_info"):
         assert (reports[name].result.state, reports[name].result.summary) == (
             State.UNKNOWN,
             "not implemented yet",
         )
+    assert (reports["sentry"].result.state, reports["sentry"].result.summary) == (
+        State.UNKNOWN,
+        "not configured: set SENTRY_AUTH_TOKEN and WATCHER_SENTRY_ORG",
+    )
 
 
 def test_first_observation_becomes_the_baseline(
@@ -176,3 +183,43 @@ def test_watched_database_is_untouched(configure, watched_db: WatchedDatabase) -
     # Each probe takes one transaction id; a write by the watcher would have taken another.
     assert after == before + 1
     assert watched_db.scalar(schema) == schema_before
+
+
+@pytest.fixture
+def sentry_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    with FakeSentry() as fake:
+        monkeypatch.setenv("WATCHER_SENTRY_API_URL", fake.url)
+        monkeypatch.setenv("SENTRY_AUTH_TOKEN", sentry_fake.TOKEN)
+        monkeypatch.setenv("WATCHER_SENTRY_ORG", sentry_fake.ORG)
+        yield fake
+
+
+def test_sentry_names_the_one_missing_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "sntrys_x")
+    report = run(["sentry"])["sentry"]
+    assert report.result.summary == "not configured: set WATCHER_SENTRY_ORG"
+
+
+def test_sentry_t0_is_the_cutover_time(
+    sentry_server: FakeSentry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_CUTOVER_AT", "2026-05-16T14:48:42Z")
+    sentry_server.add(
+        "OperationalError: boom", CUTOVER + timedelta(minutes=3), type="OperationalError"
+    )
+    report = run(["sentry"], FakeClock(CUTOVER + timedelta(hours=1)))["sentry"]
+    assert report.result.state == State.CRITICAL
+    assert "since 2026-05-16 14:48Z (from WATCHER_CUTOVER_AT)" in report.result.summary
+
+
+def test_sentry_t0_falls_back_to_the_recorded_watch_start(sentry_server: FakeSentry) -> None:
+    StateStore.from_url("sqlite:///watcher-state.db").keep_watch_start(CUTOVER)
+    report = run(["sentry"], FakeClock(CUTOVER + timedelta(hours=1)))["sentry"]
+    assert "since 2026-05-16 14:48Z (the watch start)" in report.result.summary
+    assert sentry_server.issue_requests()[0].query["start"] == ["2026-05-16T14:48:42"]
+
+
+def test_sentry_t0_falls_back_to_the_last_24_hours(sentry_server: FakeSentry) -> None:
+    report = run(["sentry"], FakeClock(CUTOVER))["sentry"]
+    assert "WATCHER_CUTOVER_AT unset" in report.result.summary
+    assert sentry_server.issue_requests()[0].query["start"] == ["2026-05-15T14:48:42"]

@@ -6,16 +6,20 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
-from tests.fakes.http import closed_port
+from tests.fakes.http import closed_port, json_reply
+from tests.fakes.sentry import FakeSentry
 from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
 from watcher import __version__
 
+ROOT = Path(__file__).resolve().parents[2]
 BUILT = ["healthz", "pg_connections", "tables", "grants", "migrations"]
 SECRETS = {
     "HEROKU_API_KEY": "heroku-api-key-5f9d2c",
@@ -28,6 +32,8 @@ SECRETS = {
 def watcher(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would: a fresh process, only the given settings."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    # The code under test, whatever copy of the package is installed.
+    base["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
         [sys.executable, "-m", "watcher", *args],
         env={**base, **env},
@@ -183,3 +189,54 @@ def test_usage_errors_exit_3_not_2(args: list[str], tmp_path: Path) -> None:
 def test_version(tmp_path: Path) -> None:
     done = watcher("--version", env={}, cwd=tmp_path)
     assert (done.returncode, done.stdout.strip()) == (0, f"cutover-watcher {__version__}")
+
+
+@pytest.mark.parametrize(
+    ("case", "exit_code", "words"),
+    [
+        ("clean", 0, "no new unresolved issues in production since"),
+        ("old", 0, "no new unresolved issues"),
+        ("unrelated", 1, "1 new unresolved issue(s)"),
+        ("operational", 2, "[operational error] RAXX-BACKEND-"),
+        ("bad-token", 3, "rejected SENTRY_AUTH_TOKEN (401)"),
+        ("wrong-org", 3, "organization 'not-raxx' not found (404)"),
+    ],
+)
+def test_sentry_check_end_to_end(case: str, exit_code: int, words: str, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    with FakeSentry() as fake:
+        env = {
+            "WATCHER_SENTRY_API_URL": fake.url,
+            "SENTRY_AUTH_TOKEN": sentry_fake.TOKEN,
+            "WATCHER_SENTRY_ORG": sentry_fake.ORG,
+            "WATCHER_CUTOVER_AT": (now - timedelta(hours=2)).isoformat(),
+        }
+        if case == "old":
+            fake.add(
+                "OperationalError: x",
+                now - timedelta(days=2),
+                type="OperationalError",
+                last_seen=now - timedelta(minutes=5),
+            )
+        if case == "unrelated":
+            fake.add("KeyError: 'AAPL'", now - timedelta(hours=1), type="KeyError")
+        if case == "operational":
+            fake.add(
+                "OperationalError: server closed the connection unexpectedly",
+                now - timedelta(hours=1),
+                type="OperationalError",
+                count=7,
+            )
+        if case == "bad-token":
+            env["SENTRY_AUTH_TOKEN"] = "sntrys_revoked_0000"
+        if case == "wrong-org":
+            fake.failures = [
+                json_reply({"id": sentry_fake.PROJECT_ID}),
+                json_reply({"detail": "not found"}, 404),
+            ]
+            env["WATCHER_SENTRY_ORG"] = "not-raxx"
+        done = watcher("once", "--check", "sentry", env=env, cwd=tmp_path)
+    assert done.returncode == exit_code, done.stdout + done.stderr
+    assert words in done.stdout
+    assert sentry_fake.TOKEN not in done.stdout + done.stderr
+    assert "sntrys_revoked_0000" not in done.stdout + done.stderr

@@ -34,7 +34,29 @@ def test_relative_url_is_relative_to_the_working_directory(tmp_path: Path) -> No
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
     StateStore(str(tmp_path / "s.db")).baseline("x")
     with sqlite3.connect(tmp_path / "s.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE baselines (name TEXT PRIMARY KEY, value TEXT NOT NULL,"
+            " observed_at TEXT NOT NULL)"
+        )
+        conn.execute("INSERT INTO baselines VALUES ('tables', '35', ?)", (CUTOVER.isoformat(),))
+        conn.execute("PRAGMA user_version = 1")
+    store = StateStore(str(path))
+    assert store.keep_watch_start(CUTOVER) == CUTOVER
+    assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
+
+
+def test_watch_start_is_kept_once(tmp_path: Path) -> None:
+    store = StateStore(str(tmp_path / "s.db"))
+    assert store.watch_start() is None
+    assert store.keep_watch_start(CUTOVER) == CUTOVER
+    assert store.keep_watch_start(CUTOVER.replace(hour=20)) == CUTOVER
+    assert store.watch_start() == CUTOVER
 
 
 def test_unusable_file_is_a_state_store_error(tmp_path: Path) -> None:

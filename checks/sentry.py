@@ -1,0 +1,93 @@
+"""`sentry`: new unresolved issues in production since the cutover (SOP 5.5, 7.1, 7.3, 7.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from checks.clock import Clock
+from checks.result import Finding, Result, State
+from checks.sentry_api import SentryApi, parse_time
+
+NAME = "sentry"
+SOP = "5.5, 7.1, 7.3, 7.4"
+
+# Kinds in the order a summary lists them; all but "other" escalate (SPEC 3).
+KINDS = ("operational_error", "programming_error", "role_missing", "fatal", "other")
+_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Since:
+    """T0 of the watch and where it came from, for the summary."""
+
+    at: datetime
+    source: str
+
+
+def classify(issue: dict[str, Any], app_role: str) -> str:
+    """The issue's kind: what makes it escalate, or "other"."""
+    metadata = issue.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}  # absent on some issue types
+    kind_text = f"{metadata.get('type') or ''} {issue.get('title') or ''}"
+    text = f"{kind_text} {metadata.get('value') or ''}"
+    if "OperationalError" in kind_text:
+        return "operational_error"
+    if "ProgrammingError" in kind_text:
+        return "programming_error"
+    if f'role "{app_role}" does not exist' in text:
+        return "role_missing"
+    if issue.get("level") == "fatal":
+        return "fatal"
+    return "other"
+
+
+def check(
+    api: SentryApi, since: Since, app_role: str, environment: str, clock: Clock, budget: float
+) -> Result:
+    """Read the issues seen since T0 and keep those first seen at or after it."""
+    deadline = clock.monotonic() + budget
+    pages = api.new_unresolved(since.at, clock.now(), deadline)
+    new = [i for i in pages.issues if _is_new(i, since.at)]
+    kinds = [classify(i, app_role) for i in new]
+    metrics = {"new_issues": float(len(new)), "requests": float(pages.requests)}
+    metrics |= {f"new_issues_{k}": float(kinds.count(k)) for k in KINDS}
+    t0 = f"{since.at:%Y-%m-%d %H:%MZ} ({since.source})"
+    if not new:
+        more = f"; read the first {len(pages.issues)} only" if pages.truncated else ""
+        return Result.from_findings(
+            (), f"no new unresolved issues in {environment} since {t0}{more}", metrics
+        )
+    findings = [
+        Finding(
+            f"{NAME}.{issue.get('id')}",
+            State.WARNING if kind == "other" else State.CRITICAL,
+            _describe(issue, kind),
+        )
+        for issue, kind in sorted(zip(new, kinds, strict=True), key=lambda p: KINDS.index(p[1]))
+    ]
+    shown = "; ".join(f.summary for f in findings[:_SHOWN])
+    rest = len(findings) - _SHOWN
+    summary = f"{len(new)} new unresolved issue(s) in {environment} since {t0}: {shown}"
+    summary += f"; and {rest} more" if rest > 0 else ""
+    summary += " (page cap reached: there may be more)" if pages.truncated else ""
+    state = State.CRITICAL if any(f.state == State.CRITICAL for f in findings) else State.WARNING
+    return Result(state, summary, metrics, tuple(findings))
+
+
+def _is_new(issue: dict[str, Any], since: datetime) -> bool:
+    # The API's window is about events, not first sight: check firstSeen ourselves.
+    first_seen = parse_time(issue.get("firstSeen"))
+    status = issue.get("status", "unresolved")
+    return first_seen is not None and first_seen >= since and status == "unresolved"
+
+
+def _describe(issue: dict[str, Any], kind: str) -> str:
+    count = str(issue.get("count", "?"))
+    events = f"{count} event" + ("" if count == "1" else "s")
+    label = "" if kind == "other" else f"[{kind.replace('_', ' ')}] "
+    short_id = issue.get("shortId") or issue.get("id")
+    title = issue.get("title") or "(no title)"
+    return f"{label}{short_id} {title} ({events}) {issue.get('permalink') or ''}".rstrip()

@@ -1,0 +1,90 @@
+"""Metrics from check reports, read back from a fresh registry per test."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry
+
+from checks.result import Finding, Result, State
+from tests.support.clock import CUTOVER
+from watcher.metrics import Metrics
+from watcher.runner import CheckReport
+
+
+def sentry_report(**counts: float) -> CheckReport:
+    metrics = {"new_issues": sum(counts.values()), "requests": 2.0}
+    metrics |= {
+        f"new_issues_{k}": 0.0
+        for k in ("operational_error", "programming_error", "role_missing", "fatal", "other")
+    }
+    metrics |= {f"new_issues_{k}": v for k, v in counts.items()}
+    state = State.CRITICAL if counts.get("operational_error") else State.OK
+    return CheckReport("sentry", "5.5", Result(state, "s", metrics), 0.25)
+
+
+def test_check_state_duration_and_last_run() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.observe([sentry_report(operational_error=2, other=1)], CUTOVER)
+    assert registry.get_sample_value("watcher_check_state", {"check": "sentry"}) == 2
+    assert registry.get_sample_value("watcher_check_duration_seconds", {"check": "sentry"}) == 0.25
+    assert (
+        registry.get_sample_value("watcher_check_last_run_timestamp_seconds", {"check": "sentry"})
+        == CUTOVER.timestamp()
+    )
+    assert registry.get_sample_value("watcher_build_info", {"version": "0.1.0"}) == 1
+
+
+def test_sentry_new_issues_by_kind() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, "0.1.0").observe([sentry_report(operational_error=2, other=1)], CUTOVER)
+    value = registry.get_sample_value
+    assert value("watcher_sentry_new_issues", {"kind": "operational_error"}) == 2
+    assert value("watcher_sentry_new_issues", {"kind": "other"}) == 1
+    assert value("watcher_sentry_new_issues", {"kind": "fatal"}) == 0
+
+
+def test_unknown_run_keeps_the_last_known_values() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.observe([sentry_report(other=3)], CUTOVER)
+    unknown = CheckReport("sentry", "5.5", Result.unknown("Sentry API answered HTTP 502"), 1.0)
+    metrics.observe([unknown], CUTOVER + timedelta(minutes=15))
+    assert registry.get_sample_value("watcher_check_state", {"check": "sentry"}) == 3
+    assert registry.get_sample_value("watcher_sentry_new_issues", {"kind": "other"}) == 3
+
+
+def test_check_values_map_to_their_gauges() -> None:
+    registry = CollectorRegistry()
+    reports = [
+        CheckReport(
+            "healthz",
+            "5.1",
+            Result.from_findings(
+                [Finding("healthz.slow", State.WARNING, "slow")],
+                "",
+                {"up": 1.0, "latency_seconds": 2.5},
+            ),
+            2.5,
+        ),
+        CheckReport(
+            "pg_connections", "7.3", Result.from_findings([], "", {"connections": 7.0}), 0.01
+        ),
+        CheckReport(
+            "tables", "7.2", Result.from_findings([], "", {"tables": 35.0, "baseline": 35.0}), 0.01
+        ),
+    ]
+    Metrics(registry, "0.1.0").observe(reports, CUTOVER)
+    value = registry.get_sample_value
+    assert (value("watcher_healthz_up"), value("watcher_healthz_latency_seconds")) == (1, 2.5)
+    assert value("watcher_pg_connections") == 7
+    assert (value("watcher_public_tables"), value("watcher_public_tables_baseline")) == (35, 35)
+    assert value("watcher_check_state", {"check": "healthz"}) == 1
+
+
+def test_two_watchers_have_separate_registries() -> None:
+    first, second = CollectorRegistry(), CollectorRegistry()
+    Metrics(first, "0.1.0").observe([sentry_report(other=1)], CUTOVER)
+    Metrics(second, "0.1.0")
+    assert second.get_sample_value("watcher_sentry_new_issues", {"kind": "other"}) is None

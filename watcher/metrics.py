@@ -1,0 +1,74 @@
+"""The watcher's Prometheus metrics (SPEC section 6), fed from check reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from checks import sentry
+from watcher.runner import CheckReport
+
+# A check's own metric -> the exported gauge it sets (unlabelled gauges only).
+_CHECK_GAUGES: dict[tuple[str, str], tuple[str, str]] = {
+    ("healthz", "up"): ("watcher_healthz_up", "1 if /healthz answered correctly"),
+    ("healthz", "latency_seconds"): ("watcher_healthz_latency_seconds", "/healthz latency"),
+    ("pg_connections", "connections"): (
+        "watcher_pg_connections",
+        "client connections on the watched PostgreSQL server",
+    ),
+    ("tables", "tables"): ("watcher_public_tables", "tables in schema public"),
+    ("tables", "baseline"): ("watcher_public_tables_baseline", "table count baseline"),
+}
+
+
+class Metrics:
+    """Gauges on a registry the caller owns (a fresh one per watcher, and per test)."""
+
+    def __init__(self, registry: CollectorRegistry, version: str) -> None:
+        self.registry = registry
+        self._state = Gauge(
+            "watcher_check_state",
+            "check state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+            ["check"],
+            registry=registry,
+        )
+        self._duration = Gauge(
+            "watcher_check_duration_seconds",
+            "how long the check took",
+            ["check"],
+            registry=registry,
+        )
+        self._last_run = Gauge(
+            "watcher_check_last_run_timestamp_seconds",
+            "when the check last ran",
+            ["check"],
+            registry=registry,
+        )
+        self._sentry_new = Gauge(
+            "watcher_sentry_new_issues",
+            "new unresolved Sentry issues since T0, by kind",
+            ["kind"],
+            registry=registry,
+        )
+        self._values = {
+            key: Gauge(name, text, registry=registry) for key, (name, text) in _CHECK_GAUGES.items()
+        }
+        Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
+            version
+        ).set(1)
+
+    def observe(self, reports: Iterable[CheckReport], at: datetime) -> None:
+        """Record one run; a value a check did not report keeps its last known value."""
+        for report in reports:
+            name, values = report.name, report.result.metrics
+            self._state.labels(name).set(report.result.state.value)
+            self._duration.labels(name).set(report.duration_seconds)
+            self._last_run.labels(name).set(at.timestamp())
+            for (check, key), gauge in self._values.items():
+                if check == name and key in values:
+                    gauge.set(values[key])
+            if name == sentry.NAME and "new_issues" in values:
+                for kind in sentry.KINDS:
+                    self._sentry_new.labels(kind).set(values[f"new_issues_{kind}"])
