@@ -12,90 +12,131 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from checks.clock import Clock
 from checks.result import CheckError
 
 APPLICATION_NAME = "cutover-watcher"
+# Less than this left of the run is no time to start a statement in.
+_MIN_STATEMENT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
 class DatabaseOptions:
-    """How the watcher may use the watched database."""
+    """How the watcher may use the watched database.
+
+    `budget` is the whole run's time: no statement starts, or waits for the session, past it.
+    """
 
     url: str
     connect_timeout: float = 5.0
     statement_timeout: float = 5.0
+    budget: float = 30.0
 
 
 class Database:
-    """At most one connection, opened on first use, read-only, closed by `close()`.
+    """At most one connection, opened on first use, closed by `close()`; every statement runs
+    in its own READ ONLY transaction under a statement timeout.
 
-    The SQL checks of one run share it from several threads; a lock serialises them.
+    Transaction-level settings (BEGIN READ ONLY, SET LOCAL) rather than session ones, so the
+    session stays correct behind a transaction pooler such as Heroku's pgbouncer. The SQL
+    checks of one run share it from several threads; a lock serialises them.
     """
 
-    def __init__(self, options: DatabaseOptions) -> None:
+    def __init__(self, options: DatabaseOptions, clock: Clock) -> None:
         self._options = options
+        self._clock = clock
+        self._deadline = clock.monotonic() + options.budget
         self._lock = threading.Lock()
         self._conn: psycopg2.extensions.connection | None = None
         self._failure: CheckError | None = None
+        self._closing = False
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one read-only statement and return its rows, or raise `CheckError`."""
-        with self._lock:
-            conn = self._connect()
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    return list(cur.fetchall())
-            except psycopg2.errors.QueryCanceled:
-                raise CheckError(
-                    f"query timed out after {self._options.statement_timeout:g} s "
-                    "(statement_timeout)"
-                ) from None
-            except psycopg2.Error as exc:
-                if conn.closed:
-                    self._conn = None
-                raise CheckError(f"query failed: {_first_line(exc)}") from None
+        """Run one statement and return its rows, or raise `CheckError` with the reason."""
+        if not self._lock.acquire(timeout=max(0.0, self._remaining())):
+            raise CheckError(
+                "no time left: the shared database session stayed busy with a slow query"
+                " of another SQL check"
+            )
+        try:
+            if self._closing:
+                raise CheckError("the run ended before this query could run")
+            return self._run(sql, params)
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Cancel any running statement and close the connection; safe from any thread."""
+        # Checks still queued for the lock must not start a statement after this.
+        self._closing = True
         conn = self._conn
-        if conn is None:
-            return
-        # cancel() is the one libpq call meant for another thread: it ends a
-        # statement that a timed-out check left running.
-        with contextlib.suppress(psycopg2.Error):
-            conn.cancel()
+        if conn is not None:
+            # cancel() is the one libpq call meant for another thread: it ends a
+            # statement that a timed-out check left running.
+            with contextlib.suppress(psycopg2.Error):
+                conn.cancel()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
-    def _connect(self) -> psycopg2.extensions.connection:
+    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        remaining = self._remaining()
+        if remaining < _MIN_STATEMENT_SECONDS:
+            raise CheckError("no time left in this run for the query")
+        conn = self._connect(remaining)
+        seconds = min(self._options.statement_timeout, remaining)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}; {sql}", params
+                )
+                return list(cur.fetchall())
+        except psycopg2.errors.QueryCanceled:
+            if self._closing:
+                raise CheckError("the run ended while the query ran") from None
+            raise CheckError(f"query timed out after {seconds:.3g} s (statement_timeout)") from None
+        except psycopg2.Error as exc:
+            raise CheckError(f"query failed: {_first_line(exc)}") from None
+        finally:
+            self._end_transaction(conn)
+
+    def _end_transaction(self, conn: psycopg2.extensions.connection) -> None:
+        # Nothing was written: rolling back ends the read-only transaction, so the session
+        # holds no snapshot or lock between statements.
+        try:
+            conn.rollback()
+        except psycopg2.Error:
+            conn.close()
+        if conn.closed:
+            self._conn = None
+
+    def _connect(self, remaining: float) -> psycopg2.extensions.connection:
         if self._failure is not None:
             raise self._failure
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        statement_ms = max(1, int(self._options.statement_timeout * 1000))
+        # libpq takes whole seconds and treats anything under 2 as 2.
+        timeout = max(2, round(min(self._options.connect_timeout, remaining)))
         try:
             conn = psycopg2.connect(
-                self._options.url,
-                connect_timeout=max(1, round(self._options.connect_timeout)),
-                application_name=APPLICATION_NAME,
-                # Read-only from the first statement on, and no statement or idle
-                # transaction may hold the watched database for long.
-                options=(
-                    "-c default_transaction_read_only=on"
-                    f" -c statement_timeout={statement_ms}"
-                    f" -c lock_timeout={statement_ms}"
-                    f" -c idle_in_transaction_session_timeout={statement_ms * 2}"
-                ),
+                self._options.url, connect_timeout=timeout, application_name=APPLICATION_NAME
             )
         except psycopg2.Error as exc:
             self._failure = CheckError(f"database unreachable: {_first_line(exc)}")
             raise self._failure from None
-        conn.set_session(readonly=True, autocommit=True)
+        try:
+            conn.set_session(readonly=True, autocommit=False)
+        except psycopg2.Error as exc:
+            conn.close()
+            raise CheckError(
+                f"database session could not be made read-only: {_first_line(exc)}"
+            ) from None
         self._conn = conn
         return conn
+
+    def _remaining(self) -> float:
+        return self._deadline - self._clock.monotonic()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.clock import SystemClock
 from checks.database import Database, DatabaseOptions
 from tests.fakes.healthz import FakeHealthz
 from tests.support.clock import FakeClock
@@ -60,7 +61,9 @@ def watched_db(pg_server: PgServer) -> Iterator[WatchedDatabase]:
 @pytest.fixture
 def database(watched_db: WatchedDatabase) -> Iterator[Database]:
     """The watcher's read-only session on `watched_db`, as the owner credential."""
-    db = Database(DatabaseOptions(watched_db.owner_url, connect_timeout=3, statement_timeout=3))
+    db = Database(
+        DatabaseOptions(watched_db.owner_url, connect_timeout=3, statement_timeout=3), SystemClock()
+    )
     yield db
     db.close()
 

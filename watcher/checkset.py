@@ -49,15 +49,17 @@ class CheckSet:
         self._db: Database | None = None
         self._sentry_api: SentryApi | None = None
         if settings.database_url is not None:
-            # Leave the check time to report a slow database itself, before the runner's
-            # own timeout takes over.
-            budget = max(1.0, settings.check_timeout / 2)
+            timeout = settings.check_timeout
             self._db = Database(
                 DatabaseOptions(
                     settings.database_url.get_secret_value(),
-                    connect_timeout=budget,
-                    statement_timeout=budget,
-                )
+                    connect_timeout=max(2.0, timeout / 4),
+                    statement_timeout=max(1.0, timeout / 4),
+                    # The SQL checks share the session and the run's time: stop in time to
+                    # say why, before the runner's own timeout speaks for them.
+                    budget=timeout * 0.9,
+                ),
+                clock,
             )
 
     def planned(self, names: Iterable[str] = CHECK_NAMES) -> list[PlannedCheck]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -22,7 +26,12 @@ class ConfigError(Exception):
 
 
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
+    # Every message here is fixed text: the value may hold credentials.
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        raise ValueError("must be an http:// or https:// URL with a valid host and port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value
@@ -51,6 +60,8 @@ class Settings(BaseSettings):
         extra="ignore",
         # pydantic echoes raw input in errors; secrets would go with it.
         hide_input_in_errors=True,
+        # `PORT=` or `WATCHER_DATABASE_URL=` means unset (and lets DATABASE_URL through).
+        env_ignore_empty=True,
         populate_by_name=False,
         frozen=True,
     )
@@ -118,9 +129,13 @@ class Settings(BaseSettings):
     @field_validator("state_url")
     @classmethod
     def _check_state_url(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("sqlite:///"):
+        url = value.get_secret_value()
+        if not url.startswith("sqlite:///"):
             # The PostgreSQL store is part of the alerting work (SPEC 7); until then, say so.
             raise ValueError("must be sqlite:///PATH (the PostgreSQL state store is not built yet)")
+        if url.removeprefix("sqlite:///") in ("", ":memory:"):
+            # A store that forgets would make every run a "first observation".
+            raise ValueError("must name a file to keep the state in, not memory")
         return value
 
     @field_validator("cutover_at")
@@ -171,7 +186,7 @@ class Settings(BaseSettings):
                 values.append(url.get_secret_value())
                 password = urlsplit(url.get_secret_value()).password
                 if password:
-                    values.append(password)
+                    values += [password, unquote(password)]
         return [v for v in values if v]
 
 
@@ -187,20 +202,52 @@ def env_name(field_name: str) -> str:
     return f"WATCHER_{field_name.upper()}"
 
 
-def _describe(error: Any) -> str:
+def _aliases(field_name: str) -> list[str]:
+    return re.findall(r"[A-Z][A-Z0-9_]+", env_name(field_name))
+
+
+def _field_of(name: str) -> str | None:
+    """The field an error's location names: a field name or one of its variables."""
+    if name in Settings.model_fields:
+        return name
+    return next((f for f in Settings.model_fields if name.upper() in _aliases(f)), None)
+
+
+def _variable_set(field_name: str, present: set[str]) -> str:
+    """The variable the bad value came from: the first of the field's that is set."""
+    aliases = _aliases(field_name)
+    return next((a for a in aliases if a in present), aliases[0])
+
+
+def _describe(error: Any, present: set[str]) -> str:
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     loc = error.get("loc") or ()
     if not loc:
         return message
-    first = str(loc[0])
-    name = env_name(first) if first in Settings.model_fields else first
+    field = _field_of(str(loc[0]))
+    name = str(loc[0]) if field is None else _variable_set(field, present)
     return f"{name}: {message}"
+
+
+def _present_variables(env_file: Path) -> set[str]:
+    names = {k.upper() for k, v in os.environ.items() if v != ""}
+    if env_file.is_file():
+        names |= {k.upper() for k, v in dotenv_values(env_file).items() if v}
+    return names
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise `ConfigError` naming each bad variable."""
+    env_file = Path(".env")
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors(include_input=False, include_url=False)]
+        present = _present_variables(env_file)
+        problems = [
+            _describe(e, present) for e in exc.errors(include_input=False, include_url=False)
+        ]
         raise ConfigError("configuration error: " + "; ".join(problems)) from None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(
+            f"configuration error: .env cannot be read ({type(exc).__name__})"
+        ) from None

@@ -8,10 +8,13 @@ import time
 
 import pytest
 
+from checks.clock import SystemClock
 from checks.database import Database, DatabaseOptions
 from checks.result import CheckError
 from tests.fakes.http import SilentServer, closed_port
 from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase
+
+CLOCK = SystemClock()  # these tests wait on a real server
 
 
 def test_writes_are_refused_even_with_the_owner_credential(
@@ -24,16 +27,29 @@ def test_writes_are_refused_even_with_the_owner_credential(
     assert watched_db.scalar("SELECT count(*) FROM users") == 0
 
 
-def test_session_is_named_and_read_only(database: Database) -> None:
+def test_session_is_named_and_each_statement_read_only_under_a_timeout(database: Database) -> None:
     rows = database.query(
         "SELECT current_setting('application_name'), current_setting('transaction_read_only'),"
-        " current_setting('statement_timeout')"
+        " current_setting('statement_timeout'), current_setting('default_transaction_read_only')"
     )
-    assert rows == [("cutover-watcher", "on", "3s")]
+    # Transaction-level, not session-level: correct behind a transaction pooler too.
+    assert rows == [("cutover-watcher", "on", "3s", "off")]
+
+
+def test_no_transaction_is_left_open_between_statements(
+    database: Database, watched_db: WatchedDatabase
+) -> None:
+    database.query("SELECT count(*) FROM users")
+    assert (
+        watched_db.scalar(
+            "SELECT state FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+        )
+        == "idle"
+    )
 
 
 def test_statement_over_the_timeout_is_a_check_error(watched_db: WatchedDatabase) -> None:
-    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3))
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3), CLOCK)
     started = time.monotonic()
     with pytest.raises(CheckError, match=r"timed out after 0.3 s"):
         db.query("SELECT pg_sleep(10)")
@@ -44,7 +60,7 @@ def test_statement_over_the_timeout_is_a_check_error(watched_db: WatchedDatabase
 def test_statement_blocked_by_a_lock_times_out(watched_db: WatchedDatabase) -> None:
     with contextlib.closing(watched_db.admin()) as locker, locker.cursor() as cur:
         cur.execute("BEGIN; LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
-        db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3))
+        db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=0.3), CLOCK)
         with pytest.raises(CheckError, match="timed out"):
             db.query("SELECT version_num FROM alembic_version")
         db.close()
@@ -52,7 +68,7 @@ def test_statement_blocked_by_a_lock_times_out(watched_db: WatchedDatabase) -> N
 
 def test_refused_connection_is_unreachable(pg_server: PgServer) -> None:
     url = f"postgresql://raxx_owner:{OWNER_PASSWORD}@127.0.0.1:{closed_port()}/raxx"
-    db = Database(DatabaseOptions(url, connect_timeout=2))
+    db = Database(DatabaseOptions(url, connect_timeout=2), CLOCK)
     with pytest.raises(CheckError, match="database unreachable") as caught:
         db.query("SELECT 1")
     assert OWNER_PASSWORD not in str(caught.value)
@@ -61,7 +77,8 @@ def test_refused_connection_is_unreachable(pg_server: PgServer) -> None:
 def test_server_that_never_answers_times_out_on_connect() -> None:
     with SilentServer() as silent:
         db = Database(
-            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2)
+            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2),
+            CLOCK,
         )
         started = time.monotonic()
         with pytest.raises(CheckError, match=r"database unreachable.*timeout"):
@@ -72,7 +89,8 @@ def test_server_that_never_answers_times_out_on_connect() -> None:
 def test_a_failed_connect_is_not_retried_within_one_run() -> None:
     with SilentServer() as silent:
         db = Database(
-            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2)
+            DatabaseOptions(f"postgresql://u:p@127.0.0.1:{silent.port}/db", connect_timeout=2),
+            CLOCK,
         )
         with pytest.raises(CheckError):
             db.query("SELECT 1")
@@ -85,14 +103,14 @@ def test_a_failed_connect_is_not_retried_within_one_run() -> None:
 def test_wrong_password_is_unreachable_without_the_password(watched_db: WatchedDatabase) -> None:
     url = watched_db.server.url(watched_db.name, "raxx_owner", "not-the-Password-9f")
     with pytest.raises(CheckError, match="password authentication failed") as caught:
-        Database(DatabaseOptions(url)).query("SELECT 1")
+        Database(DatabaseOptions(url), CLOCK).query("SELECT 1")
     assert "not-the-Password-9f" not in str(caught.value)
 
 
 def test_close_cancels_a_running_statement_and_leaves_no_connection(
     watched_db: WatchedDatabase,
 ) -> None:
-    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=30))
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=30), CLOCK)
     errors: list[CheckError] = []
 
     def long_query() -> None:
@@ -108,6 +126,74 @@ def test_close_cancels_a_running_statement_and_leaves_no_connection(
     worker.join(timeout=5)
     assert not worker.is_alive()
     assert errors and "query" in str(errors[0])
+    assert (
+        watched_db.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+        )
+        == 0
+    )
+
+
+def test_a_slow_query_does_not_make_others_report_a_timeout(watched_db: WatchedDatabase) -> None:
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=10, budget=1.0), CLOCK)
+    db.query("SELECT 1")  # connected
+    reasons: dict[str, str] = {}
+
+    def run(name: str, sql: str) -> None:
+        try:
+            db.query(sql)
+            reasons[name] = "ok"
+        except CheckError as exc:
+            reasons[name] = str(exc)
+
+    slow = threading.Thread(target=run, args=("slow", "SELECT pg_sleep(5)"))
+    slow.start()
+    time.sleep(0.2)
+    waiting = threading.Thread(target=run, args=("waiting", "SELECT 1"))
+    waiting.start()
+    slow.join(5)
+    waiting.join(5)
+    db.close()
+    assert reasons["slow"].startswith("query timed out after")
+    # The waiting check ran in what was left, or says the session was busy: never a timeout.
+    assert reasons["waiting"] in {
+        "ok",
+        "no time left in this run for the query",
+        "no time left: the shared database session stayed busy with a slow query of another"
+        " SQL check",
+    }
+
+
+def test_close_stops_checks_queued_for_the_session(watched_db: WatchedDatabase) -> None:
+    db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=30, budget=30), CLOCK)
+    db.query("SELECT 1")
+    reasons: list[str] = []
+
+    def run(sql: str) -> None:
+        try:
+            db.query(sql)
+            reasons.append("ok")
+        except CheckError as exc:
+            reasons.append(str(exc))
+
+    running = threading.Thread(target=run, args=("SELECT pg_sleep(20)",))
+    running.start()
+    time.sleep(0.3)
+    queued = [threading.Thread(target=run, args=("SELECT pg_sleep(20)",)) for _ in range(3)]
+    for thread in queued:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    db.close()
+    for thread in [running, *queued]:
+        thread.join(5)
+    assert time.monotonic() - started < 3
+    assert sorted(reasons) == [
+        "the run ended before this query could run",
+        "the run ended before this query could run",
+        "the run ended before this query could run",
+        "the run ended while the query ran",
+    ]
     assert (
         watched_db.scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"

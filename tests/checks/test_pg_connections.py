@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from checks import pg_connections
+from checks.clock import SystemClock
 from checks.connection_limit import ConnectionThresholds
 from checks.database import Database, DatabaseOptions
 from checks.result import State
@@ -79,7 +80,7 @@ def test_owner_and_superuser_count_the_same_clients(
     """The owner credential cannot read other roles' backend_type; it must still count them."""
     with app_connections(watched_db, 5):
         as_owner = pg_connections.check(database, SOP_LIMIT).metrics["connections"]
-        superuser = Database(DatabaseOptions(watched_db.server.admin_url))
+        superuser = Database(DatabaseOptions(watched_db.server.admin_url), SystemClock())
         as_superuser = pg_connections.check(superuser, SOP_LIMIT).metrics["connections"]
         superuser.close()
     # The superuser's own session is one more client while it counts.

@@ -81,11 +81,64 @@ def test_cutover_at_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cutover is not None and cutover.isoformat() == "2026-05-16T14:48:42+00:00"
 
 
-def test_blank_optional_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "")
-    monkeypatch.setenv("DATABASE_URL", "")
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "SENTRY_AUTH_TOKEN",
+        "DATABASE_URL",
+        "PORT",
+        "WATCHER_EXPECTED_TABLES",
+        "WATCHER_CUTOVER_AT",
+        "WATCHER_SENTRY_ORG",
+        "WATCHER_METRICS_PORT",
+    ],
+)
+def test_blank_optional_values_count_as_unset(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "")
     s = load_settings()
-    assert s.sentry_auth_token is None and s.database_url is None
+    assert None is s.sentry_auth_token is s.database_url is s.metrics_port is s.expected_tables
+    assert None is s.cutover_at is s.sentry_org
+
+
+def test_blank_watcher_database_url_lets_database_url_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WATCHER_DATABASE_URL", "")
+    monkeypatch.setenv("DATABASE_URL", "postgres://o:pw@db:5432/d")
+    assert load_settings().database_url is not None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "mysql://u:x@h/db"),
+        ("WATCHER_DATABASE_URL", "mysql://u:x@h/db"),
+        ("PORT", "abc"),
+        ("WATCHER_METRICS_PORT", "abc"),
+    ],
+)
+def test_error_names_the_variable_that_was_set(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    named = str(caught.value).removeprefix("configuration error: ").split(":")[0]
+    assert named == variable
+
+
+def test_error_names_the_variable_set_in_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("WATCHER_METRICS_PORT=abc\n")
+    with pytest.raises(ConfigError, match=r"^configuration error: WATCHER_METRICS_PORT: "):
+        load_settings()
+
+
+def test_unreadable_dotenv_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"WATCHER_APP=\xff\n")
+    with pytest.raises(ConfigError, match=r"\.env cannot be read"):
+        load_settings()
 
 
 @pytest.mark.parametrize(
@@ -110,6 +163,20 @@ def test_blank_optional_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -
         ("WATCHER_STATE_URL", "postgresql://w:Sup3rSecretPw@db/state", "WATCHER_STATE_URL"),
         ("WATCHER_EXPECTED_TABLES", "thirty-five", "WATCHER_EXPECTED_TABLES"),
         ("PORT", "http", "PORT"),
+        (
+            "WATCHER_HEALTHZ_URL",
+            "http://u:Sup3rSecretPw\u2100@127.0.0.1/healthz",
+            "WATCHER_HEALTHZ_URL",
+        ),
+        ("WATCHER_HEALTHZ_URL", "http://127.0.0.1:notaport/healthz", "WATCHER_HEALTHZ_URL"),
+        ("WATCHER_HEALTHZ_URL", "http://127.0.0.1:99999/healthz", "WATCHER_HEALTHZ_URL"),
+        (
+            "WATCHER_PUSHGATEWAY_URL",
+            "http://u:Sup3rSecretPw\u2100@127.0.0.1/",
+            "WATCHER_PUSHGATEWAY_URL",
+        ),
+        ("WATCHER_STATE_URL", "sqlite:///:memory:", "WATCHER_STATE_URL"),
+        ("WATCHER_STATE_URL", "sqlite:///", "WATCHER_STATE_URL"),
     ],
 )
 def test_bad_value_names_the_variable_never_the_value(
@@ -139,8 +206,11 @@ def test_several_bad_values_are_named_on_one_line(monkeypatch: pytest.MonkeyPatc
 def test_secrets_are_hidden_and_listed_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEROKU_API_KEY", "heroku-key-0001")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-slack-0002")
-    monkeypatch.setenv("DATABASE_URL", "postgres://o:db-pass-0003@db:5432/d")
+    monkeypatch.setenv("DATABASE_URL", "postgres://o:db-pass%2F0003@db:5432/d")
     s = load_settings()
     for shown in (repr(s), str(s), s.model_dump_json()):
-        assert "heroku-key-0001" not in shown and "db-pass-0003" not in shown
-    assert {"heroku-key-0001", "xoxb-slack-0002", "db-pass-0003"} <= set(s.secrets())
+        assert "heroku-key-0001" not in shown and "db-pass" not in shown
+    # The password as it stands in the URL and as the server receives it.
+    assert {"heroku-key-0001", "xoxb-slack-0002", "db-pass%2F0003", "db-pass/0003"} <= set(
+        s.secrets()
+    )
