@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from checks.result import Finding, State
 
@@ -23,26 +24,33 @@ def effective_limit(thresholds: ConnectionThresholds, server_limit: int | None) 
     return thresholds.limit
 
 
+def _at_or_over(used: int, ratio: float, limit: int) -> bool:
+    # Exact decimal arithmetic: 55 of 100 is at 0.55, which 0.55 * 100 in floats is not.
+    return used >= Fraction(str(ratio)) * limit
+
+
 def evaluate_connections(
     finding_id: str,
     used: int,
     thresholds: ConnectionThresholds,
     server_limit: int | None,
     server_label: str,
+    counted: str = "",
 ) -> tuple[Finding | None, str]:
-    """A finding when at or over a ratio of the effective limit, and a one-line summary."""
+    """A finding when at or over a ratio of the effective limit, and a one-line summary.
+
+    `counted` says how the connections were counted; it stays in every summary.
+    """
     limit = effective_limit(thresholds, server_limit)
-    percent = 100 * used / limit
-    text = f"{used}/{limit} connections ({percent:.0f}%"
+    text = f"{used}/{limit} connections ({100 * used / limit:.0f}%"
     if server_limit is not None and server_limit != thresholds.limit:
         text += f"; ceiling {thresholds.limit}, {server_label} {server_limit}"
-    text += ")"
-    if used >= thresholds.crit_ratio * limit:
-        state = State.CRITICAL
-        text += f", at or over {thresholds.crit_ratio:.0%}"
-    elif used >= thresholds.warn_ratio * limit:
-        state = State.WARNING
-        text += f", at or over {thresholds.warn_ratio:.0%}"
+    text += ")" + (f", {counted}" if counted else "")
+    if _at_or_over(used, thresholds.crit_ratio, limit):
+        state, ratio = State.CRITICAL, thresholds.crit_ratio
+    elif _at_or_over(used, thresholds.warn_ratio, limit):
+        state, ratio = State.WARNING, thresholds.warn_ratio
     else:
         return None, text
+    text += f": at or over {ratio:.0%}"
     return Finding(finding_id, state, text), text

@@ -38,9 +38,9 @@ def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result
     """GET the endpoint; the watched service's own failures are CRITICAL, slowness WARNING."""
     started = clock.monotonic()
     try:
-        response = _get(client, options)
-    except httpx.TimeoutException:
-        return _critical("timeout", f"no answer within {options.timeout:g} s", {"up": 0.0})
+        response = _get(client, options, clock, started + options.timeout)
+    except (httpx.TimeoutException, _Deadline):
+        return timed_out(options.timeout)
     except httpx.HTTPError as exc:
         return _critical("unreachable", f"unreachable: {transport_reason(exc)}", {"up": 0.0})
     latency = clock.monotonic() - started
@@ -60,7 +60,18 @@ def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result
     return Result.from_findings(findings, ok, metrics)
 
 
-def _get(client: httpx.Client, options: HealthzOptions) -> _Response:
+def timed_out(seconds: float) -> Result:
+    """No complete answer in time: the watched service is too slow to count as up."""
+    return _critical("timeout", f"no complete answer within {seconds:g} s", {"up": 0.0})
+
+
+class _Deadline(Exception):
+    """The answer is still arriving when the check's time is up."""
+
+
+def _get(client: httpx.Client, options: HealthzOptions, clock: Clock, deadline: float) -> _Response:
+    # httpx's timeout bounds each read, not the whole answer: a body trickled a byte at
+    # a time would never time out, so the loop also keeps a deadline.
     # Read at most max_body_bytes: a misbehaving endpoint must not exhaust memory.
     with client.stream(
         "GET",
@@ -72,6 +83,8 @@ def _get(client: httpx.Client, options: HealthzOptions) -> _Response:
         body = bytearray()
         truncated = False
         for chunk in response.iter_bytes():
+            if clock.monotonic() > deadline:
+                raise _Deadline
             body += chunk
             if len(body) > options.max_body_bytes:
                 truncated = True
@@ -107,11 +120,12 @@ def _evaluate(response: _Response) -> tuple[list[Finding], dict[str, object]]:
     if status != "ok":
         findings.append(_finding("unhealthy", f"status={_shown(status)} (expected ok)"))
     db = payload.get("db")
-    if isinstance(db, str) and db.lower() == "sqlite":
+    engine = db.lower() if isinstance(db, str) else None
+    if engine == "sqlite":
         findings.append(
             _finding("db_sqlite", "db=sqlite (expected postgresql): the app is writing to SQLite")
         )
-    elif db != EXPECTED_DB:
+    elif engine != EXPECTED_DB:
         findings.append(_finding("db_unexpected", f"db={_shown(db)} (expected postgresql)"))
     return findings, payload
 
@@ -136,4 +150,6 @@ def _shown(value: object) -> str:
     if value is None:
         return "missing"
     text = value if isinstance(value, str) else json.dumps(value)
-    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+    # Verbatim (not repr) so secret masking still recognises it; control characters replaced.
+    shown = "".join(c if c.isprintable() else "?" for c in text[:40])
+    return f"'{shown}...'" if len(text) > 40 else f"'{shown}'"

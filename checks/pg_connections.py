@@ -26,10 +26,12 @@ def check(db: Database, thresholds: ConnectionThresholds) -> Result:
     """Count every client backend, the watcher's own included, across all databases."""
     ((used, server_limit),) = db.query(_COUNT)
     finding, summary = evaluate_connections(
-        f"{NAME}.connections", int(used), thresholds, int(server_limit), "server"
+        f"{NAME}.connections",
+        int(used),
+        thresholds,
+        int(server_limit),
+        "server",
+        counted="counted server-wide, this watcher's own included",
     )
     metrics = {"connections": float(used), "server_limit": float(server_limit)}
-    summary += ", counted server-wide, this watcher's own included"
-    if finding is None:
-        return Result.from_findings((), summary, metrics)
-    return Result.from_findings([finding], summary, metrics)
+    return Result.from_findings([finding] if finding else [], summary, metrics)

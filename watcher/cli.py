@@ -75,7 +75,10 @@ def once(
     selected = list(dict.fromkeys(names)) if names else list(CHECK_NAMES)
     store = StateStore.from_url(settings.state_url.get_secret_value())
     checked_at = clock.now()
-    with httpx.Client(timeout=settings.check_timeout) as http:
+    with httpx.Client(
+        timeout=settings.check_timeout,
+        headers={"User-Agent": f"cutover-watcher/{__version__}"},
+    ) as http:
         checkset = CheckSet(settings, store, clock, http)
         try:
             reports = run_checks(
@@ -86,7 +89,8 @@ def once(
             store.close()
     report = RunReport(settings.app, checked_at, reports)
     if as_json:
-        text = json.dumps(to_json(report), indent=2)
+        # Masked before encoding: JSON escaping would hide a secret from a plain search.
+        text = json.dumps(redactor.scrub(to_json(report)), indent=2)
     else:
         text = to_table(report, colour=_wants_colour())
     # Secrets never leave the process, whatever a check or an API put in a summary.

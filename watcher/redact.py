@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "[redacted]"
@@ -18,7 +20,9 @@ class Redactor:
         forms: set[str] = set()
         for secret in secrets:
             if len(secret) >= _MIN_SECRET_LENGTH:
-                forms.update({secret, quote(secret, safe=""), quote_plus(secret)})
+                # As written, URL-encoded, and escaped inside a JSON string.
+                json_form = json.dumps(secret)[1:-1]
+                forms.update({secret, quote(secret, safe=""), quote_plus(secret), json_form})
         # Longest first, so a URL is masked whole before the password inside it.
         self._forms = sorted(forms, key=len, reverse=True)
 
@@ -27,6 +31,16 @@ class Redactor:
             if form in text:
                 text = text.replace(form, MASK)
         return text
+
+    def scrub(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string masked, keys included."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
 
 
 class RedactingFormatter(logging.Formatter):

@@ -22,6 +22,8 @@ class PlannedCheck:
     name: str
     sop: str
     run: Callable[[], Result]
+    # What running out of time means for this check; by default it could not do its job.
+    on_timeout: Callable[[float], Result] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def run_checks(
         else:
             reason = f"timed out after {timeout:g} s (WATCHER_CHECK_TIMEOUT)"
             log.warning("check %s %s", check.name, reason)
-            reports.append(CheckReport(check.name, check.sop, Result.unknown(reason), timeout))
+            result = check.on_timeout(timeout) if check.on_timeout else Result.unknown(reason)
+            reports.append(CheckReport(check.name, check.sop, result, timeout))
     return reports
 
 

@@ -99,8 +99,9 @@ class StateStore:
             conn = self._connection()
             with conn:
                 return conn.execute(sql, params)
-        except sqlite3.Error as exc:
-            raise StateStoreError(f"state store {self._path}: {exc}") from None
+        except (sqlite3.Error, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StateStoreError(f"state store {self._path}: {reason}") from None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -10,7 +10,7 @@ import pytest
 
 from checks import pg_connections
 from checks.clock import SystemClock
-from checks.connection_limit import ConnectionThresholds
+from checks.connection_limit import ConnectionThresholds, evaluate_connections
 from checks.database import Database, DatabaseOptions
 from checks.result import State
 from tests.support.postgres import WatchedDatabase
@@ -45,14 +45,16 @@ def test_21_connections_against_25_is_critical(
     assert result.state == State.CRITICAL
     assert [f.id for f in result.findings] == ["pg_connections.connections"]
     assert result.metrics["connections"] >= 22
-    assert "at or over 80%" in result.summary
+    assert result.summary.endswith(
+        ", counted server-wide, this watcher's own included: at or over 80%"
+    )
 
 
 def test_60_percent_is_warning(database: Database, watched_db: WatchedDatabase) -> None:
     with app_connections(watched_db, 14):  # 14 + the watcher = 15 of 25
         result = pg_connections.check(database, SOP_LIMIT)
     assert result.state == State.WARNING
-    assert "at or over 60%" in result.summary
+    assert result.summary.endswith("this watcher's own included: at or over 60%")
 
 
 def test_server_limit_below_the_ceiling_is_the_effective_limit(database: Database) -> None:
@@ -64,13 +66,24 @@ def test_server_limit_below_the_ceiling_is_the_effective_limit(database: Databas
 
 
 @pytest.mark.parametrize(
-    ("used", "state"),
-    [(14, State.OK), (15, State.WARNING), (19, State.WARNING), (20, State.CRITICAL)],
+    ("used", "limit", "warn", "crit", "state"),
+    [
+        (14, 25, 0.6, 0.8, State.OK),
+        (15, 25, 0.6, 0.8, State.WARNING),
+        (19, 25, 0.6, 0.8, State.WARNING),
+        (20, 25, 0.6, 0.8, State.CRITICAL),
+        (55, 100, 0.55, 0.8, State.WARNING),  # 0.55 * 100 is 55.000000000000007 in floats
+        (54, 100, 0.55, 0.8, State.OK),
+        (29, 100, 0.29, 0.57, State.WARNING),
+        (57, 100, 0.29, 0.57, State.CRITICAL),
+    ],
 )
-def test_thresholds_are_at_or_over(used: int, state: State) -> None:
-    from checks.connection_limit import evaluate_connections
-
-    finding, _ = evaluate_connections("x.connections", used, SOP_LIMIT, None, "plan")
+def test_thresholds_are_at_or_over_exactly(
+    used: int, limit: int, warn: float, crit: float, state: State
+) -> None:
+    finding, _ = evaluate_connections(
+        "x.connections", used, ConnectionThresholds(limit, warn, crit), None, "plan"
+    )
     assert (finding.state if finding else State.OK) == state
 
 

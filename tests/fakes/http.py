@@ -43,6 +43,7 @@ class Reply:
     delay: float = 0.0
     drop: bool = False
     chunks: list[bytes] | None = None
+    chunk_delay: float = 0.0  # between chunks: a server that trickles its answer
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -61,6 +62,14 @@ def json_reply(body: Any, status: int = 200, **headers: str) -> Reply:
     return Reply(status, body, {"Content-Type": "application/json", **headers})
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up early (a timeout test, a body cut short) is expected here.
+        pass
+
+
 class FakeServer:
     """A threaded HTTP server on a free loopback port; use as a context manager."""
 
@@ -68,8 +77,7 @@ class FakeServer:
         self.respond = respond
         self.requests: list[Request] = []
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -129,6 +137,8 @@ class FakeServer:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for chunk in reply.chunks:
+                    if reply.chunk_delay and fake._stopping.wait(reply.chunk_delay):
+                        return
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")

@@ -65,7 +65,9 @@ def assert_no_secret(text: str) -> None:
         assert secret not in text
 
 
-def test_healthy_cutover_prints_ok_table_and_exits_0(env: dict[str, str], tmp_path: Path) -> None:
+def test_healthy_cutover_prints_ok_table_and_exits_0(
+    env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
     done = watcher("once", *checks_flags(BUILT), env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -75,6 +77,7 @@ def test_healthy_cutover_prints_ok_table_and_exits_0(env: dict[str, str], tmp_pa
     assert list(rows) == BUILT
     assert all(row.startswith("OK ") for row in rows.values())
     assert "\033[" not in done.stdout  # not a terminal: no colour
+    assert healthz_server.requests[0].headers["user-agent"] == f"cutover-watcher/{__version__}"
     assert done.stderr == ""
     assert_no_secret(done.stdout + done.stderr)
 
@@ -240,3 +243,20 @@ def test_sentry_check_end_to_end(case: str, exit_code: int, words: str, tmp_path
     assert words in done.stdout
     assert sentry_fake.TOKEN not in done.stdout + done.stderr
     assert "sntrys_revoked_0000" not in done.stdout + done.stderr
+
+
+def test_json_output_masks_secrets_that_json_would_escape(
+    env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    secret = 'pw"Secret\\9x'
+    healthz_server.reply = healthy(db=f"leak {secret}")
+    done = watcher(
+        "once",
+        "--json",
+        "--check",
+        "healthz",
+        env={**env, "SENTRY_AUTH_TOKEN": secret},
+        cwd=tmp_path,
+    )
+    assert secret not in done.stdout and json.dumps(secret)[1:-1] not in done.stdout
+    assert "[redacted]" in json.loads(done.stdout)["checks"][0]["summary"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -35,3 +36,17 @@ def test_formatter_masks_messages_and_tracebacks() -> None:
     assert "tok-3141592" not in text
     assert f"sent {MASK}" in text
     assert f"RuntimeError: rejected {MASK}" in text
+
+
+def test_json_escaped_forms_are_masked() -> None:
+    redact = Redactor(['pw"Secret\\9'])
+    assert redact(json.dumps({"db": 'x pw"Secret\\9 y'})) == json.dumps({"db": f"x {MASK} y"})
+
+
+def test_scrub_masks_every_string_of_a_json_value() -> None:
+    redact = Redactor(["tok-161803"])
+    value = {"checks": [{"summary": "bad tok-161803", "metrics": {"n": 1.0}}], "tok-161803": True}
+    assert redact.scrub(value) == {
+        "checks": [{"summary": f"bad {MASK}", "metrics": {"n": 1.0}}],
+        MASK: True,
+    }

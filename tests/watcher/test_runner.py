@@ -106,3 +106,25 @@ def test_duration_comes_from_the_injected_clock() -> None:
 
     (report,) = run_checks([PlannedCheck("c", "", takes_a_while)], 5, clock, NO_SECRETS)
     assert report.duration_seconds == 1.5
+
+
+def test_a_check_can_say_what_its_timeout_means() -> None:
+    release = threading.Event()
+
+    def hangs() -> Result:
+        release.wait(10)
+        return ok()
+
+    def too_slow(seconds: float) -> Result:
+        return Result(State.CRITICAL, f"service gave no answer in {seconds:g} s")
+
+    try:
+        (report,) = run_checks(
+            [PlannedCheck("healthz", "", hangs, on_timeout=too_slow)], 0.2, FakeClock(), NO_SECRETS
+        )
+    finally:
+        release.set()
+    assert (report.result.state, report.result.summary) == (
+        State.CRITICAL,
+        "service gave no answer in 0.2 s",
+    )

@@ -95,3 +95,9 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
         t.join(5)
     assert errors == []
     assert [store.baseline(f"b{i}").value for i in range(20)] == [str(i) for i in range(20)]  # type: ignore[union-attr]
+
+
+def test_a_directory_that_cannot_be_created_is_a_state_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StateStoreError, match=r"state store .*file/state/x\.db: Not a directory"):
+        StateStore(str(tmp_path / "file" / "state" / "x.db")).baseline("tables")
