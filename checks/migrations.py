@@ -49,8 +49,8 @@ def evaluate(revisions: list[str] | None, baseline: Baseline | None) -> Result:
             Finding(
                 f"{NAME}.changed",
                 State.WARNING,
-                f"revision {revision} differs from the baseline {baseline.value}"
-                f" ({baseline.source}): a migration ran during the watch",
+                f"revision {revision} is not the baseline {baseline.value}"
+                f" ({baseline.source}): a migration ran, or the baseline is out of date",
             )
         ],
         "",

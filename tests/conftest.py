@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,12 +35,42 @@ _WATCHER_VARS = (
 )
 
 
+# Every outside API points at a closed loopback port unless a test gives its fake's URL.
+LOOPBACK_DEFAULTS = {
+    name: "http://127.0.0.1:9/"
+    for name in (
+        "WATCHER_HEALTHZ_URL",
+        "WATCHER_HEROKU_API_URL",
+        "WATCHER_HEROKU_DATA_API_URL",
+        "WATCHER_SENTRY_API_URL",
+        "WATCHER_SLACK_API_URL",
+    )
+}
+_LOOPBACK_NAMES = ("localhost", "::1")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach beyond this machine: resolving any other host fails the call."""
+    resolve = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if not (name.startswith("127.") or name in _LOOPBACK_NAMES):
+            raise OSError(f"test tried to reach {name}: tests use 127.0.0.1 only")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         test_only = name == "WATCHER_TEST_DATABASE_URL"
         if (name.startswith("WATCHER_") and not test_only) or name in _WATCHER_VARS:
             monkeypatch.delenv(name)
+    for name, value in LOOPBACK_DEFAULTS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
 
 

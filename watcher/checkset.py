@@ -183,7 +183,7 @@ class CheckSet:
                 return Baseline(observed, "first observation, kept as the baseline")
         except StateStoreError as exc:
             raise CheckError(f"no baseline: {exc}") from None
-        return Baseline(stored.value, f"baseline first seen {stored.observed_at:%Y-%m-%d %H:%MZ}")
+        return Baseline(stored.value, f"first seen {stored.observed_at:%Y-%m-%d %H:%MZ}")
 
 
 def _not_built(name: str) -> Callable[[], Result]:

@@ -66,6 +66,15 @@ def _bindir() -> Path:
     return Path(pg_ctl).parent
 
 
+def _server_tool(command: list[str], log: Path | None = None) -> None:
+    """Run initdb or pg_ctl; on failure, say what it printed (and the server log)."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        logged = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+        tool = next(Path(c).name for c in command if Path(c).name in ("initdb", "pg_ctl"))
+        raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()} {logged}")
+
+
 @contextlib.contextmanager
 def throwaway_server() -> Iterator[PgServer]:
     """initdb + pg_ctl in a temporary directory on a free loopback port; removed afterwards."""
@@ -82,25 +91,6 @@ def throwaway_server() -> Iterator[PgServer]:
         for path in (base, base / "pw"):
             os.chown(path, owner.pw_uid, owner.pw_gid)
     data, port = base / "data", free_port()
-    run = [*prefix]
-    subprocess.run(
-        [
-            *run,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--no-locale",
-            "-E",
-            "UTF8",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            f"--pwfile={base / 'pw'}",
-        ],
-        check=True,
-        capture_output=True,
-    )
     options = " ".join(
         f"-c {o}"
         for o in (
@@ -116,29 +106,48 @@ def throwaway_server() -> Iterator[PgServer]:
             "max_connections=100",
         )
     )
-    subprocess.run(
-        [
-            *run,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(base / "log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            options,
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    try:
+        _server_tool(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={base / 'pw'}",
+            ]
+        )
+        _server_tool(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ],
+            log=base / "log",
+        )
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         yield PgServer(f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres")
     finally:
         subprocess.run(
-            [*run, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
             capture_output=True,
             check=False,
         )

@@ -1,4 +1,8 @@
-"""Run `watcher once` against a local stand-in of production (used by scripts/try-locally)."""
+"""Run `watcher once` against a local stand-in of production (used by scripts/try-locally).
+
+A throwaway PostgreSQL with the runbook's schema and grants, a local /healthz and a local
+Sentry API; the cutover is two hours ago.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
+from tests.fakes.sentry import FakeSentry
 from tests.support.postgres import prepare_server, throwaway_server, watched_database
 
 BREAKAGES = {
@@ -24,7 +31,7 @@ BREAKAGES = {
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/try-locally",
-        description="watcher once against a throwaway PostgreSQL and a local /healthz; "
+        description="watcher once against a throwaway PostgreSQL, a local /healthz and Sentry; "
         "arguments after -- go to `watcher once` (e.g. -- --json)",
     )
     parser.add_argument(
@@ -34,6 +41,12 @@ def main(argv: list[str]) -> int:
         help="what /healthz answers",
     )
     parser.add_argument(
+        "--sentry",
+        choices=["clean", "unrelated", "operational"],
+        default="clean",
+        help="what Sentry holds since the cutover",
+    )
+    parser.add_argument(
         "--break",
         dest="breakages",
         action="append",
@@ -41,9 +54,10 @@ def main(argv: list[str]) -> int:
         choices=sorted(BREAKAGES),
         help="break the database this way (repeatable)",
     )
-    args, rest = parser.parse_known_args(argv)
-    once_args = [a for a in rest if a != "--"]
-    with throwaway_server() as server, FakeHealthz() as healthz_server:
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    once_args = argv[split + 1 :]
+    with throwaway_server() as server, FakeHealthz() as healthz_server, FakeSentry() as sentry:
         prepare_server(server)
         with watched_database(server) as db:
             healthz_server.reply = {
@@ -51,6 +65,17 @@ def main(argv: list[str]) -> int:
                 "sqlite": healthy(db="sqlite"),
                 "maintenance": maintenance(),
             }[args.healthz]
+            cutover = datetime.now(UTC) - timedelta(hours=2)
+            if args.sentry == "unrelated":
+                sentry.add("KeyError: 'AAPL'", cutover + timedelta(minutes=20), type="KeyError")
+            if args.sentry == "operational":
+                sentry.add(
+                    "OperationalError: (psycopg2.OperationalError) server closed the connection"
+                    " unexpectedly",
+                    cutover + timedelta(minutes=5),
+                    type="OperationalError",
+                    count=12,
+                )
             baseline_taken = tempfile.TemporaryDirectory(prefix="watcher-try-")
             env = {
                 **os.environ,
@@ -60,6 +85,10 @@ def main(argv: list[str]) -> int:
                 "WATCHER_HEALTHZ_URL": healthz_server.healthz_url,
                 "WATCHER_EXPECTED_TABLES": "35",
                 "WATCHER_EXPECTED_REVISION": "0001_raptor_baseline",
+                "WATCHER_CUTOVER_AT": cutover.isoformat(),
+                "WATCHER_SENTRY_API_URL": sentry.url,
+                "WATCHER_SENTRY_ORG": sentry_fake.ORG,
+                "SENTRY_AUTH_TOKEN": sentry_fake.TOKEN,
             }
             db.execute(*(BREAKAGES[b].format(role=db.app_role) for b in args.breakages))
             with baseline_taken as cwd:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import LOOPBACK_DEFAULTS
 from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.fakes.http import closed_port, json_reply
@@ -32,8 +33,8 @@ SECRETS = {
 def watcher(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would: a fresh process, only the given settings."""
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-    # The code under test, whatever copy of the package is installed.
-    base["PYTHONPATH"] = str(ROOT)
+    # The code under test, whatever copy of the package is installed; APIs on loopback.
+    base |= {"PYTHONPATH": str(ROOT), **LOOPBACK_DEFAULTS}
     return subprocess.run(
         [sys.executable, "-m", "watcher", *args],
         env={**base, **env},

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LOOPBACK_DEFAULTS
 from watcher.settings import ConfigError, load_settings
 
 
-def test_defaults_are_the_specs() -> None:
+def test_defaults_are_the_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in LOOPBACK_DEFAULTS:
+        monkeypatch.delenv(name)
     s = load_settings()
     assert s.app == "raxx-api-prod"
     assert s.heroku_api_url == "https://api.heroku.com"
