@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import httpx
 
-from checks import grants, healthz, migrations, pg_connections, sentry, tables
+from checks import grants, healthz, migrations, pg_connections, pg_info, sentry, tables
 from checks.clock import Clock
 from checks.connection_limit import ConnectionThresholds
 from checks.database import Database, DatabaseOptions
+from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.result import Baseline, CheckError, Result
 from checks.sentry_api import SentryApi, SentryConfig
+from watcher.check_names import CHECK_NAMES
 from watcher.runner import PlannedCheck
 from watcher.settings import Settings
 from watcher.state import StateStore, StateStoreError
@@ -22,16 +24,15 @@ CHECK_SOPS: dict[str, str] = {
     "healthz": healthz.SOP,
     "logs": "7.1, 7.2, 7.3, 2.3",
     "sentry": sentry.SOP,
-    "pg_info": "7.2, 7.3",
+    "pg_info": pg_info.SOP,
     "pg_connections": pg_connections.SOP,
     "tables": tables.SOP,
     "grants": grants.SOP,
     "migrations": migrations.SOP,
 }
-CHECK_NAMES = tuple(CHECK_SOPS)
 
 # Checks whose issue has not landed yet: they still appear, so nobody mistakes silence for OK.
-_NOT_BUILT = {"logs", "pg_info"}
+_NOT_BUILT = {"logs"}
 # Without WATCHER_CUTOVER_AT or a recorded watch start, Sentry is read this far back.
 SENTRY_FALLBACK_WINDOW = timedelta(hours=24)
 
@@ -48,6 +49,7 @@ class CheckSet:
         self._http = http
         self._db: Database | None = None
         self._sentry_api: SentryApi | None = None
+        self._pg_info: pg_info.PgInfo | None = None
         if settings.database_url is not None:
             timeout = settings.check_timeout
             self._db = Database(
@@ -67,6 +69,7 @@ class CheckSet:
         runs: dict[str, Callable[[], Result]] = {
             "healthz": self._healthz,
             "sentry": self._sentry,
+            "pg_info": self._pg_info_check,
             "pg_connections": self._sql(self._pg_connections),
             "tables": self._sql(self._tables),
             "grants": self._sql(self._grants),
@@ -115,6 +118,27 @@ class CheckSet:
             budget=settings.check_timeout * 0.8,
         )
 
+    def _pg_info_check(self) -> Result:
+        settings = self._settings
+        if settings.heroku_api_key is None:
+            return Result.unknown("not configured: set HEROKU_API_KEY")
+        if self._pg_info is None:
+            config = HerokuConfig(
+                settings.heroku_api_url,
+                settings.heroku_data_api_url,
+                settings.heroku_api_key.get_secret_value(),
+                settings.app,
+            )
+            self._pg_info = pg_info.PgInfo(HerokuApi(self._http, config, self._clock), self._clock)
+        return self._pg_info.check(self._thresholds(), budget=settings.check_timeout * 0.8)
+
+    def _thresholds(self) -> ConnectionThresholds:
+        return ConnectionThresholds(
+            self._settings.pg_connection_limit,
+            self._settings.pg_connection_warn_ratio,
+            self._settings.pg_connection_crit_ratio,
+        )
+
     def _since(self) -> sentry.Since:
         """T0: the cutover time if set, else the daemon's recorded start, else 24 hours ago."""
         if self._settings.cutover_at is not None:
@@ -139,12 +163,7 @@ class CheckSet:
         return guarded
 
     def _pg_connections(self, db: Database) -> Result:
-        thresholds = ConnectionThresholds(
-            self._settings.pg_connection_limit,
-            self._settings.pg_connection_warn_ratio,
-            self._settings.pg_connection_crit_ratio,
-        )
-        return pg_connections.check(db, thresholds)
+        return pg_connections.check(db, self._thresholds())
 
     def _grants(self, db: Database) -> Result:
         return grants.check(db, self._settings.app_role)

@@ -14,9 +14,18 @@ from watcher.runner import CheckReport
 _CHECK_GAUGES: dict[tuple[str, str], tuple[str, str]] = {
     ("healthz", "up"): ("watcher_healthz_up", "1 if /healthz answered correctly"),
     ("healthz", "latency_seconds"): ("watcher_healthz_latency_seconds", "/healthz latency"),
-    ("pg_connections", "connections"): (
-        "watcher_pg_connections",
-        "client connections on the watched PostgreSQL server",
+    ("pg_info", "available"): ("watcher_pg_available", "1 if Heroku says Status: Available"),
+    ("pg_info", "connection_limit"): (
+        "watcher_pg_connection_limit",
+        "effective connection limit: ceiling or plan, the lower",
+    ),
+    ("pg_info", "plan_connection_limit"): (
+        "watcher_pg_plan_connection_limit",
+        "the plan's connection limit (Connections: N/M)",
+    ),
+    ("pg_info", "rate_limit_remaining"): (
+        "watcher_heroku_rate_limit_remaining",
+        "Heroku Platform API RateLimit-Remaining",
     ),
     ("tables", "tables"): ("watcher_public_tables", "tables in schema public"),
     ("tables", "baseline"): ("watcher_public_tables_baseline", "table count baseline"),
@@ -46,6 +55,13 @@ class Metrics:
             ["check"],
             registry=registry,
         )
+        # Heroku's count (pg_info) and the server's own (pg_connections), told apart by `check`.
+        self._pg_connections = Gauge(
+            "watcher_pg_connections",
+            "connections on the watched PostgreSQL",
+            ["check"],
+            registry=registry,
+        )
         self._sentry_new = Gauge(
             "watcher_sentry_new_issues",
             "new unresolved Sentry issues since T0, by kind",
@@ -69,6 +85,8 @@ class Metrics:
             for (check, key), gauge in self._values.items():
                 if check == name and key in values:
                     gauge.set(values[key])
+            if name in ("pg_info", "pg_connections") and "connections" in values:
+                self._pg_connections.labels(name).set(values["connections"])
             if name == sentry.NAME and "new_issues" in values:
                 for kind in sentry.KINDS:
                     self._sentry_new.labels(kind).set(values[f"new_issues_{kind}"])

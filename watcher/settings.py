@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     pushgateway_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # Set by Heroku on every dyno: lines of the watcher's own dyno are never matched.
+    own_dyno: str | None = Field(None, validation_alias="DYNO")
 
     @field_validator(
         "heroku_api_url",

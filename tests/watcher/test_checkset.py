@@ -11,13 +11,15 @@ import httpx
 import pytest
 
 from checks.result import State
+from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz
+from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import closed_port
 from tests.fakes.sentry import FakeSentry
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, WatchedDatabase
-from watcher.checkset import CHECK_NAMES, CheckSet
+from watcher.checkset import CHECK_NAMES, CHECK_SOPS, CheckSet
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, run_checks
 from watcher.settings import load_settings
@@ -60,6 +62,10 @@ def run(names: list[str], clock: FakeClock | None = None) -> dict[str, CheckRepo
     return {r.name: r for r in reports}
 
 
+def test_every_named_check_has_its_sop_section() -> None:
+    assert tuple(CHECK_SOPS) == CHECK_NAMES
+
+
 def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[no-untyped-def]
     reports = run(list(CHECK_NAMES))
     assert list(reports) == [
@@ -74,11 +80,11 @@ def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[n
     ]
     for name in ("healthz", *SQL_CHECKS):
         assert reports[name].result.state == State.OK, reports[name].result.summary
-    for name in ("logs", "pg_info"):
-        assert (reports[name].result.state, reports[name].result.summary) == (
-            State.UNKNOWN,
-            "not implemented yet",
-        )
+    assert (reports["logs"].result.state, reports["logs"].result.summary) == (
+        State.UNKNOWN,
+        "not implemented yet",
+    )
+    assert reports["pg_info"].result.summary == "not configured: set HEROKU_API_KEY"
     assert (reports["sentry"].result.state, reports["sentry"].result.summary) == (
         State.UNKNOWN,
         "not configured: set SENTRY_AUTH_TOKEN and WATCHER_SENTRY_ORG",
@@ -224,3 +230,22 @@ def test_sentry_t0_falls_back_to_the_last_24_hours(sentry_server: FakeSentry) ->
     report = run(["sentry"], FakeClock(CUTOVER))["sentry"]
     assert "WATCHER_CUTOVER_AT unset" in report.result.summary
     assert sentry_server.issue_requests()[0].query["start"] == ["2026-05-15T14:48:42"]
+
+
+def test_pg_info_against_the_fake_heroku_keeps_the_addon_between_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeHeroku() as heroku:
+        heroku.set_info(
+            heroku.add_postgres("heroku-postgresql:standard-0"),
+            status="Available",
+            connections="21/120",
+            plan="Standard 0",
+        )
+        monkeypatch.setenv("HEROKU_API_KEY", heroku_fake.TOKEN)
+        monkeypatch.setenv("WATCHER_HEROKU_API_URL", heroku.url)
+        monkeypatch.setenv("WATCHER_HEROKU_DATA_API_URL", heroku.url)
+        report = run(["pg_info"])["pg_info"]
+    assert report.result.state == State.CRITICAL  # 21 of the SOP's 25
+    assert [f.id for f in report.result.findings] == ["pg_info.connections"]
+    assert heroku_fake.TOKEN not in report.result.summary

@@ -78,7 +78,7 @@ def test_check_values_map_to_their_gauges() -> None:
     Metrics(registry, "0.1.0").observe(reports, CUTOVER)
     value = registry.get_sample_value
     assert (value("watcher_healthz_up"), value("watcher_healthz_latency_seconds")) == (1, 2.5)
-    assert value("watcher_pg_connections") == 7
+    assert value("watcher_pg_connections", {"check": "pg_connections"}) == 7
     assert (value("watcher_public_tables"), value("watcher_public_tables_baseline")) == (35, 35)
     assert value("watcher_check_state", {"check": "healthz"}) == 1
 
@@ -88,3 +88,23 @@ def test_two_watchers_have_separate_registries() -> None:
     Metrics(first, "0.1.0").observe([sentry_report(other=1)], CUTOVER)
     Metrics(second, "0.1.0")
     assert second.get_sample_value("watcher_sentry_new_issues", {"kind": "other"}) is None
+
+
+def test_pg_info_values_map_to_the_pg_gauges() -> None:
+    registry = CollectorRegistry()
+    metrics = {
+        "available": 1.0,
+        "connections": 9.0,
+        "connection_limit": 25.0,
+        "plan_connection_limit": 120.0,
+        "rate_limit_remaining": 4321.0,
+    }
+    Metrics(registry, "0.1.0").observe(
+        [CheckReport("pg_info", "7.2, 7.3", Result.from_findings([], "", metrics), 0.1)], CUTOVER
+    )
+    value = registry.get_sample_value
+    assert value("watcher_pg_available") == 1
+    assert value("watcher_pg_connections", {"check": "pg_info"}) == 9
+    assert value("watcher_pg_connection_limit") == 25
+    assert value("watcher_pg_plan_connection_limit") == 120
+    assert value("watcher_heroku_rate_limit_remaining") == 4321

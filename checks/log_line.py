@@ -1,0 +1,44 @@
+"""One Heroku log line: `<timestamp> <source>[<dyno>]: <message>` (the timestamp may be missing)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+# Loose on purpose: lines arrive without a timestamp now and then, and other exports differ.
+_LINE = re.compile(
+    r"^(?:(?P<ts>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d))\s+)?"
+    r"(?P<source>[a-z][a-z0-9-]*)\[(?P<dyno>[^\]\s]*)\]:\s?(?P<message>.*)$",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A parsed line; `source` is None when the line is in no format we can read."""
+
+    raw: str
+    timestamp: datetime | None
+    source: str | None
+    dyno: str | None
+    message: str
+
+
+def parse(raw: str) -> LogLine:
+    """Split a line into its parts; what cannot be read stays None, never an error."""
+    line = raw.rstrip("\r\n")
+    found = _LINE.match(line)
+    if found is None:
+        return LogLine(line, _timestamp(line.split(" ", 1)[0]), None, None, line)
+    return LogLine(line, _timestamp(found["ts"]), found["source"], found["dyno"], found["message"])
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

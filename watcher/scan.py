@@ -1,0 +1,158 @@
+"""`watcher scan`: an exported Heroku log (file or stdin, plain or gzip) through the catalogue."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, cast
+
+from checks.log_line import parse
+from checks.log_patterns import LogMatcher
+from checks.log_tally import LogTally
+from checks.result import State, worst
+
+CHUNK_BYTES = 8 << 20
+# Windows searched ahead of the one being matched: bounds memory on an endless stdin.
+_AHEAD = 4
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Whole lines: `data[start:end]`, without copying them out of the chunk read."""
+
+    data: bytes
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Searched:
+    window: Window
+    lines: int
+    candidates: list[bytes]
+
+
+def open_log(stream: BinaryIO) -> BinaryIO:
+    """The stream itself, or its decompressed content when it starts like gzip."""
+    buffered = (
+        stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(Any, stream))
+    )
+    if buffered.peek(2)[:2] == _GZIP_MAGIC:
+        return cast(BinaryIO, gzip.GzipFile(fileobj=buffered))
+    return cast(BinaryIO, buffered)
+
+
+def windows(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Window]:
+    """The log as windows of whole lines, in order; a last line without a newline counts.
+
+    Each chunk read is searched in place between its first and last newline; only the line
+    that straddles two chunks is copied, as a window of its own.
+    """
+    tail = b""
+    while chunk := stream.read(size):
+        first = chunk.find(b"\n")
+        if first == -1:
+            tail += chunk
+            continue
+        seam = tail + chunk[: first + 1]
+        yield Window(seam, 0, len(seam))
+        last = chunk.rfind(b"\n") + 1
+        if last > first + 1:
+            yield Window(chunk, first + 1, last)
+        tail = chunk[last:]
+    if tail:
+        yield Window(tail + b"\n", 0, len(tail) + 1)
+
+
+def scan(source: Iterator[Window], matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
+    """Count every line and match every candidate, in the log's order.
+
+    Two threads search windows ahead (RE2 releases the GIL); matches are taken in order, as
+    `restart_loop` needs.
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
+        pending: deque[Future[_Searched]] = deque()
+        for window in source:
+            pending.append(pool.submit(_search, matcher, window))
+            if len(pending) > _AHEAD:
+                _take(pending.popleft().result(), matcher, tally, now)
+        while pending:
+            _take(pending.popleft().result(), matcher, tally, now)
+
+
+def scan_file(path: str, matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
+    """A log file, plain or gzip."""
+    with open(path, "rb") as stream:
+        scan(windows(open_log(stream)), matcher, tally, now)
+
+
+def _search(matcher: LogMatcher, window: Window) -> _Searched:
+    data, start, end = window.data, window.start, window.end
+    return _Searched(window, data.count(b"\n", start, end), matcher.candidates(data, start, end))
+
+
+def _take(searched: _Searched, matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
+    data, start, end = searched.window.data, searched.window.start, searched.window.end
+    first = parse(data[start : data.find(b"\n", start, end)].decode("utf-8", "replace"))
+    last = parse(data[data.rfind(b"\n", start, end - 1) + 1 : end].decode("utf-8", "replace"))
+    tally.count_lines(searched.lines, first.timestamp, last.timestamp)
+    for raw in searched.candidates:
+        for match in matcher.match(parse(raw.decode("utf-8", "replace")), now):
+            tally.record(match, now)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report(matcher: LogMatcher, tally: LogTally) -> dict[str, Any]:
+    """The `watcher scan --json` object: every catalogue pattern, count 0 included."""
+    patterns = []
+    states = []
+    for pattern in matcher.patterns:
+        counts = tally.patterns.get(pattern.id)
+        count = counts.total if counts else 0
+        states.append(pattern.state if count else State.OK)
+        patterns.append(
+            {
+                "id": pattern.id,
+                "state": states[-1].name,
+                "count": count,
+                "first": _iso(counts.first) if counts else None,
+                "last": _iso(counts.last) if counts else None,
+                "sample": counts.sample if counts else None,
+            }
+        )
+    state = worst(states)
+    return {
+        "lines": tally.lines,
+        "state": state.name,
+        "exit_code": state.value,
+        "patterns": patterns,
+    }
+
+
+def to_table(data: dict[str, Any], tally: LogTally) -> str:
+    """A plugin-style headline, then one row per pattern."""
+    span = ""
+    if tally.first_line_at and tally.last_line_at:
+        span = (
+            f", {tally.first_line_at:%Y-%m-%d %H:%M:%SZ} to {tally.last_line_at:%Y-%m-%d %H:%M:%SZ}"
+        )
+    rows = [
+        f"CUTOVER-WATCHER SCAN {data['state']}: {data['lines']:,} lines{span}",
+        "",
+        f"{'STATE':<9} {'PATTERN':<21} {'COUNT':>7}  {'FIRST':<20}  {'LAST':<20}  SAMPLE",
+    ]
+    for p in data["patterns"]:
+        rows.append(
+            f"{p['state']:<9} {p['id']:<21} {p['count']:>7}  {p['first'] or '-':<20}"
+            f"  {p['last'] or '-':<20}  {(p['sample'] or '')[:160]}"
+        )
+    return "\n".join(rows)
