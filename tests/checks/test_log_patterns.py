@@ -1,0 +1,212 @@
+"""The catalogue against real-shaped Heroku lines, and the near misses that must not match."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from checks.log_line import parse
+from checks.log_patterns import LogMatcher, catalogue
+from checks.result import State
+from tests.support.clock import CUTOVER
+
+T = "2026-05-16T14:31:02.114233+00:00"
+
+
+def matcher(own_dyno: str | None = "worker.1") -> LogMatcher:
+    return LogMatcher(catalogue("raptor_app"), own_dyno)
+
+
+def ids(text: str, m: LogMatcher | None = None) -> list[str]:
+    m = m or matcher()
+    return [match.pattern.id for match in m.match(parse(text), CUTOVER)]
+
+
+def block_ids(text: str, m: LogMatcher | None = None) -> list[str]:
+    m = m or matcher()
+    return [match.pattern.id for match in m.match_block(text.encode(), CUTOVER)]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            f"{T} app[web.1]: psycopg2.errors.InsufficientPrivilege: permission denied for table historical_bars",
+            ["permission_denied"],
+        ),
+        (
+            f'{T} app[web.1]: psycopg2.OperationalError: FATAL:  role "raptor_app" does not exist',
+            ["role_missing", "operational_error"],
+        ),
+        (
+            f"{T} app[web.1]: sqlite3.OperationalError: database is locked",
+            ["sqlite", "operational_error"],
+        ),
+        (f"{T} app[web.2]: Database engine initialized: dialect=sqlite", ["sqlite"]),
+        (
+            f'{T} app[web.1]: FATAL:  sorry, too many connections for role "raptor_app"',
+            ["too_many_connections"],
+        ),
+        (
+            f"{T} app[web.1]: FATAL:  remaining connection slots are reserved for non-replication superuser connections",
+            ["too_many_connections"],
+        ),
+        (
+            f'{T} heroku[router]: at=error code=H10 desc="App crashed" method=GET path="/healthz" host=api.raxx.app request_id=5b1f fwd="203.0.113.9" dyno= connect= service= status=503 bytes= protocol=https',
+            ["crash"],
+        ),
+        (
+            f"{T} heroku[web.1]: Error R10 (Boot timeout) -> Web process failed to bind to $PORT within 60 seconds of launch",
+            ["crash"],
+        ),
+        (f"{T} heroku[web.1]: State changed from starting to crashed", ["crash"]),
+        (
+            f"{T} app[web.2]: sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) server closed the connection unexpectedly",
+            ["operational_error"],
+        ),
+        (
+            f'{T} app[web.2]: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "fills" does not exist',
+            ["programming_error"],
+        ),
+        (f"{T} heroku[web.1]: Error R14 (Memory quota exceeded)", ["memory"]),
+        (f"{T} heroku[web.1]: Error R15 (Memory quota vastly exceeded)", ["memory"]),
+        (
+            f'{T} heroku[router]: at=error code=H12 desc="Request timeout" method=GET path="/api/historical-data/AAPL" dyno=web.1 connect=1ms service=30000ms status=503 bytes=0 protocol=https',
+            ["request_timeout"],
+        ),
+        (f"{T} app[web.1]: PERMISSION DENIED FOR TABLE users", ["permission_denied"]),
+        ("app[web.1]: permission denied for table users", ["permission_denied"]),
+    ],
+)
+def test_each_pattern_matches_real_shaped_lines(line: str, expected: list[str]) -> None:
+    assert ids(line) == expected
+    assert block_ids(line + "\n") == expected  # the block path agrees with the line path
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # A router line's URL path is the caller's text.
+        f'{T} heroku[router]: at=info method=GET path="/api/docs/OperationalError-sqlite" host=api.raxx.app dyno=web.1 connect=0ms service=5ms status=404 bytes=120 protocol=https',
+        f'{T} heroku[router]: at=info method=GET path="/x/code=H10/Error R14" host=api.raxx.app status=404 bytes=1 protocol=https',
+        # H80 maintenance is not a crash.
+        f'{T} heroku[router]: at=info code=H80 desc="Maintenance mode" method=GET path="/" host=api.raxx.app status=503 bytes= protocol=https',
+        # A planned restart.
+        f"{T} heroku[web.1]: Cycling",
+        f"{T} heroku[web.1]: Stopping all processes with SIGTERM",
+        f"{T} heroku[web.1]: Process exited with status 143",
+        # Application patterns do not apply to platform lines, nor platform ones to the app.
+        f"{T} heroku[web.1]: Stopping process because sqlite was mentioned",
+        f"{T} app[web.1]: retrying after code=H12 from upstream",
+        # The watcher's own dyno.
+        f'{T} app[worker.1]: level=error msg="permission denied for table users"',
+        f"{T} heroku[worker.1]: State changed from up to crashed",
+        # Another role.
+        f'{T} app[web.1]: FATAL:  role "reporting" does not exist',
+        f"{T} app[api]: Release v124 created by user ops@example.com",
+    ],
+)
+def test_near_misses_do_not_match(line: str) -> None:
+    assert ids(line) == []
+    assert block_ids(line + "\n") == []
+
+
+def test_unreadable_source_is_matched_by_every_pattern() -> None:
+    assert ids("May 16 14:31 raxx: code=H10 and sqlite") == ["sqlite", "crash"]
+
+
+def sigterm(at: float, dyno: str = "web.1") -> str:
+    stamp = (CUTOVER + timedelta(seconds=at)).isoformat()
+    return f"{stamp} heroku[{dyno}]: Stopping all processes with SIGTERM"
+
+
+def event(at: float, what: str, dyno: str = "web.1") -> str:
+    return f"{(CUTOVER + timedelta(seconds=at)).isoformat()} heroku[{dyno}]: {what}"
+
+
+def test_three_unplanned_sigterms_in_ten_minutes_is_a_restart_loop() -> None:
+    m = matcher()
+    assert ids(sigterm(0), m) == []
+    assert ids(sigterm(200), m) == []
+    assert ids(sigterm(400), m) == ["restart_loop"]
+    assert ids(sigterm(500), m) == ["restart_loop"]
+
+
+def test_sigterms_spread_over_more_than_ten_minutes_are_not_a_loop() -> None:
+    m = matcher()
+    assert [ids(sigterm(t), m) for t in (0, 400, 800, 1200)] == [[], [], [], []]
+
+
+def test_planned_restarts_do_not_count() -> None:
+    m = matcher()
+    lines = [
+        event(0, "Restarting"),
+        sigterm(1),
+        event(100, "Cycling"),
+        sigterm(101),
+        event(200, "Restarting"),
+        sigterm(230),
+    ]
+    assert [ids(line, m) for line in lines] == [[]] * 6
+
+
+def test_a_planned_restart_more_than_60_s_before_does_not_excuse_a_sigterm() -> None:
+    m = matcher()
+    lines = [sigterm(0), sigterm(100), event(200, "Restarting"), sigterm(300)]
+    assert [ids(line, m) for line in lines] == [[], [], [], ["restart_loop"]]
+
+
+def test_restart_loop_is_per_dyno() -> None:
+    m = matcher()
+    lines = [sigterm(0, "web.1"), sigterm(10, "web.2"), sigterm(20, "web.1"), sigterm(30, "web.2")]
+    assert [ids(line, m) for line in lines] == [[], [], [], []]
+
+
+def test_own_dyno_restarts_are_not_the_apps() -> None:
+    m = matcher("worker.1")
+    assert [ids(sigterm(t, "worker.1"), m) for t in (0, 1, 2, 3)] == [[], [], [], []]
+
+
+def test_every_pattern_has_a_state_and_sop() -> None:
+    patterns = catalogue("raptor_app")
+    assert [p.id for p in patterns] == [
+        "permission_denied",
+        "role_missing",
+        "sqlite",
+        "too_many_connections",
+        "crash",
+        "restart_loop",
+        "operational_error",
+        "programming_error",
+        "memory",
+        "request_timeout",
+    ]
+    assert {p.id for p in patterns if p.state == State.CRITICAL} == {
+        "permission_denied",
+        "role_missing",
+        "sqlite",
+        "too_many_connections",
+        "crash",
+        "restart_loop",
+    }
+
+
+def test_candidates_keep_order_and_find_each_line_once() -> None:
+    block = (
+        f"{T} app[web.1]: ok\n"
+        f"{T} app[web.1]: sqlite3.OperationalError: database is locked\n"
+        f"{T} app[web.1]: fine\n"
+        f"{T} heroku[web.1]: Error R14 (Memory quota exceeded)\n"
+    ).encode()
+    found = matcher().candidates(block)
+    assert [c.split(b": ", 1)[1] for c in found] == [
+        b"sqlite3.OperationalError: database is locked",
+        b"Error R14 (Memory quota exceeded)",
+    ]
+
+
+def test_candidates_within_bounds_only() -> None:
+    block = b"xx sqlite\nyy fine\nzz sqlite\n"
+    assert matcher().candidates(block, 10, 18) == []
+    assert matcher().candidates(block, 18, len(block)) == [b"zz sqlite"]

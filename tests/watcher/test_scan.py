@@ -1,0 +1,136 @@
+"""`watcher scan` end to end, and the chunk reader under it."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from benchmarks.heroku_log import lines
+from checks.log_patterns import LogMatcher, catalogue
+from checks.log_tally import LogTally
+from tests.conftest import LOOPBACK_DEFAULTS
+from watcher.scan import scan, windows
+
+ROOT = Path(__file__).resolve().parents[2]
+T = "2026-05-16T14:31:02.114233+00:00"
+LOG = "".join(
+    line + "\n"
+    for line in (
+        f"{T} app[web.1]: GET /healthz 200",
+        f"{T} app[web.1]: psycopg2.errors.InsufficientPrivilege: permission denied for table historical_bars",
+        f"{T} app[web.2]: sqlalchemy.exc.OperationalError: server closed the connection unexpectedly",
+        f'{T} heroku[router]: at=info method=GET path="/OperationalError" host=api.raxx.app status=404',
+        f"{T} app[worker.1]: permission denied for table users (the watcher quoting a match)",
+        "2026-05-16T15:01:00.000000+00:00 app[web.1]: permission denied for table users",
+    )
+)
+
+
+def watcher(
+    *args: str, stdin: bytes | None = None, cwd: Path, **env: str
+) -> subprocess.CompletedProcess[bytes]:
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **LOOPBACK_DEFAULTS, **env}
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", "scan", *args],
+        input=stdin,
+        capture_output=True,
+        env=base,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_json_lists_every_pattern_with_counts(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text(LOG)
+    done = watcher("app.log", "--json", cwd=tmp_path, DYNO="worker.1")
+    assert done.returncode == 2
+    data = json.loads(done.stdout)
+    assert set(data) == {"lines", "state", "exit_code", "patterns"}
+    assert (data["lines"], data["state"], data["exit_code"]) == (6, "CRITICAL", 2)
+    patterns = {p["id"]: p for p in data["patterns"]}
+    assert len(patterns) == 10
+    assert set(patterns["sqlite"]) == {"id", "state", "count", "first", "last", "sample"}
+    assert patterns["permission_denied"] | {"sample": None} == {
+        "id": "permission_denied",
+        "state": "CRITICAL",
+        "count": 2,
+        "first": "2026-05-16T14:31:02Z",
+        "last": "2026-05-16T15:01:00Z",
+        "sample": None,
+    }
+    assert patterns["permission_denied"]["sample"].endswith("permission denied for table users")
+    assert patterns["operational_error"]["count"] == 1  # not the router path
+    assert patterns["sqlite"] == {
+        "id": "sqlite",
+        "state": "OK",
+        "count": 0,
+        "first": None,
+        "last": None,
+        "sample": None,
+    }
+
+
+def test_table_and_exit_code_for_warnings_only(tmp_path: Path) -> None:
+    (tmp_path / "w.log").write_text(f"{T} heroku[web.1]: Error R14 (Memory quota exceeded)\n")
+    done = watcher("w.log", cwd=tmp_path)
+    assert done.returncode == 1
+    text = done.stdout.decode()
+    assert text.startswith("CUTOVER-WATCHER SCAN WARNING: 1 lines")
+    assert "WARNING   memory" in text
+
+
+def test_clean_log_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "ok.log").write_text(f"{T} app[web.1]: GET /healthz 200\n")
+    assert watcher("ok.log", cwd=tmp_path).returncode == 0
+
+
+def test_gzip_and_stdin_give_the_same_counts(tmp_path: Path) -> None:
+    (tmp_path / "a.log.gz").write_bytes(gzip.compress(LOG.encode()))
+    from_gzip = json.loads(watcher("a.log.gz", "--json", cwd=tmp_path).stdout)
+    from_stdin = json.loads(watcher("-", "--json", stdin=LOG.encode(), cwd=tmp_path).stdout)
+    gz_stdin = json.loads(watcher("--json", stdin=gzip.compress(LOG.encode()), cwd=tmp_path).stdout)
+    assert from_gzip == from_stdin == gz_stdin
+    assert from_gzip["lines"] == 6
+
+
+def test_missing_or_broken_file_exits_3(tmp_path: Path) -> None:
+    done = watcher("nope.log", cwd=tmp_path)
+    assert done.returncode == 3
+    assert b"cannot read nope.log: No such file or directory" in done.stderr
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(LOG.encode())[:40])
+    assert watcher("cut.gz", cwd=tmp_path).returncode == 3
+
+
+def test_empty_log_and_invalid_utf8(tmp_path: Path) -> None:
+    (tmp_path / "empty.log").write_bytes(b"")
+    assert json.loads(watcher("empty.log", "--json", cwd=tmp_path).stdout)["lines"] == 0
+    (tmp_path / "bad.log").write_bytes(b"\xff\xfe app[web.1]: sqlite \xc3\x28\n")
+    data = json.loads(watcher("bad.log", "--json", cwd=tmp_path).stdout)
+    assert data["lines"] == 1 and data["state"] == "CRITICAL"
+
+
+@pytest.mark.parametrize("size", [7, 64, 1000, 1 << 20])
+def test_chunking_never_splits_or_loses_a_line(size: int) -> None:
+    text = "".join(line + "\n" for line in lines(3000, seed=7)) + f"{T} app[web.1]: sqlite tail"
+    matcher = LogMatcher(catalogue("raptor_app"), "worker.1")
+    tally = LogTally()
+    scan(windows(io.BytesIO(text.encode()), size), matcher, tally, datetime.now(UTC))
+    reference = LogTally()
+    reference_matcher = LogMatcher(catalogue("raptor_app"), "worker.1")
+    scan(
+        windows(io.BytesIO(text.encode()), 1 << 24), reference_matcher, reference, datetime.now(UTC)
+    )
+    assert tally.lines == reference.lines == 3001
+    assert {k: v.total for k, v in tally.patterns.items()} == {
+        k: v.total for k, v in reference.patterns.items()
+    }
+    assert tally.patterns["sqlite"].total >= 1
