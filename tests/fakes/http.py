@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 # Every wait in a fake is bounded, so a test that forgets to stop one cannot hang.
 MAX_DELAY = 30.0
+# A chunk that is no chunk: the server closes the connection there, mid-answer.
+CUT = b"\x00cut the connection here\x00"
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
-    chunks: list[bytes] | None = None
+    chunks: Iterable[bytes] | None = None  # streamed, chunked; may be a generator; CUT cuts
     chunk_delay: float = 0.0  # between chunks: a server that trickles its answer
 
     def payload(self) -> bytes:
@@ -139,8 +141,13 @@ class FakeServer:
                 for chunk in reply.chunks:
                     if reply.chunk_delay and fake._stopping.wait(reply.chunk_delay):
                         return
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
+                    if chunk is CUT or fake._stopping.is_set():
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve

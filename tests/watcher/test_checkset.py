@@ -66,6 +66,15 @@ def test_every_named_check_has_its_sop_section() -> None:
     assert tuple(CHECK_SOPS) == CHECK_NAMES
 
 
+def test_healthz_timeout_is_its_own_critical(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    with httpx.Client() as http:
+        checkset = CheckSet(settings, StateStore.from_url("sqlite:///s.db"), FakeClock(), http)
+        (planned,) = checkset.planned(["healthz"])
+    assert planned.on_timeout is not None
+    assert [f.id for f in planned.on_timeout(10).findings] == ["healthz.timeout"]
+
+
 def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[no-untyped-def]
     reports = run(list(CHECK_NAMES))
     assert list(reports) == [
@@ -80,11 +89,11 @@ def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[n
     ]
     for name in ("healthz", *SQL_CHECKS):
         assert reports[name].result.state == State.OK, reports[name].result.summary
-    assert (reports["logs"].result.state, reports["logs"].result.summary) == (
-        State.UNKNOWN,
-        "not implemented yet",
-    )
-    assert reports["pg_info"].result.summary == "not configured: set HEROKU_API_KEY"
+    for name in ("logs", "pg_info"):
+        assert (reports[name].result.state, reports[name].result.summary) == (
+            State.UNKNOWN,
+            "not configured: set HEROKU_API_KEY",
+        )
     assert (reports["sentry"].result.state, reports["sentry"].result.summary) == (
         State.UNKNOWN,
         "not configured: set SENTRY_AUTH_TOKEN and WATCHER_SENTRY_ORG",

@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import LOOPBACK_DEFAULTS
+from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
+from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import closed_port, json_reply
+from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
 from watcher import __version__
@@ -83,12 +86,16 @@ def test_healthy_cutover_prints_ok_table_and_exits_0(
     assert_no_secret(done.stdout + done.stderr)
 
 
-def test_every_check_appears_and_unbuilt_ones_make_it_unknown(
+def test_every_check_appears_and_unconfigured_ones_make_it_unknown(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     done = watcher("once", env=env, cwd=tmp_path)
     assert done.returncode == 3
-    assert "UNKNOWN   logs" in done.stdout and "not implemented yet" in done.stdout
+    # HEROKU_API_KEY is set, and the Heroku API is a closed loopback port here.
+    assert (
+        "UNKNOWN   logs            Heroku Platform API unreachable: connection refused"
+        in done.stdout
+    )
 
 
 def test_sqlite_healthz_is_critical_exit_2(
@@ -261,3 +268,60 @@ def test_json_output_masks_secrets_that_json_would_escape(
     )
     assert secret not in done.stdout and json.dumps(secret)[1:-1] not in done.stdout
     assert "[redacted]" in json.loads(done.stdout)["checks"][0]["summary"]
+
+
+@pytest.mark.parametrize(
+    ("plan", "connections", "log_line", "exit_code", "states"),
+    [
+        ("Standard 0", "7/120", "app[web.1]: GET /healthz 200", 0, {"pg_info": "OK", "logs": "OK"}),
+        (
+            "Standard 0",
+            "16/120",
+            "heroku[web.1]: Error R14 (Memory quota exceeded)",
+            1,
+            {"pg_info": "WARNING", "logs": "WARNING"},
+        ),
+        (
+            "Essential 0",
+            "7/20",
+            "app[web.1]: permission denied for table users",
+            2,
+            {"pg_info": "WARNING", "logs": "CRITICAL"},
+        ),
+    ],
+)
+def test_pg_info_and_logs_end_to_end(
+    plan: str,
+    connections: str,
+    log_line: str,
+    exit_code: int,
+    states: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    with FakeHeroku() as heroku, FakeLogplex() as logplex:
+        heroku.set_info(
+            heroku.add_postgres(), status="Available", connections=connections, plan=plan
+        )
+        heroku.logplex_url = logplex.session_url
+        logplex.history = [
+            f"{(now - timedelta(minutes=m)).isoformat()} app[web.1]: GET / 200"
+            for m in range(40, 2, -1)
+        ]
+        logplex.history.append(f"{(now - timedelta(minutes=1)).isoformat()} {log_line}")
+        env = {
+            "HEROKU_API_KEY": heroku_fake.TOKEN,
+            "WATCHER_HEROKU_API_URL": heroku.url,
+            "WATCHER_HEROKU_DATA_API_URL": heroku.url,
+            "DYNO": "worker.1",
+        }
+        done = watcher(
+            "once", "--json", "--check", "pg_info", "--check", "logs", env=env, cwd=tmp_path
+        )
+    report = json.loads(done.stdout)
+    assert done.returncode == exit_code, done.stdout
+    assert {c["name"]: c["state"] for c in report["checks"]} == states
+    logs_check = report["checks"][1]
+    assert logs_check["metrics"]["lines"] == 39
+    for secret in (heroku_fake.TOKEN, heroku_fake.DB_PASSWORD, SESSION_TOKEN):
+        assert secret not in done.stdout + done.stderr

@@ -1,0 +1,120 @@
+"""`logs`: incident patterns in the Heroku log in the last 30 minutes (SOP 7.1-7.3, 2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+
+from checks.clock import Clock
+from checks.heroku_api import HerokuApi
+from checks.http_api import transport_reason
+from checks.log_line import parse
+from checks.log_patterns import LogMatcher
+from checks.log_stream import stream_lines
+from checks.log_tally import LogTally
+from checks.result import CheckError, Finding, Result, State
+
+NAME = "logs"
+SOP = "7.1, 7.2, 7.3, 2.3"
+WINDOW = timedelta(minutes=30)
+# All Logplex keeps of an app's log (Cedar); Fir keeps none.
+LOGPLEX_LINES = 1500
+LOGPLEX = "Logplex"
+ACCEPT = "text/event-stream, text/plain;q=0.9"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of the log the counts stand on, in words for the summary."""
+
+    text: str
+    problem: str | None = None  # a stream problem, reported as its own finding
+
+
+def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Coverage) -> Result:
+    """A finding per pattern matched in the last 30 minutes, by each line's own time."""
+    since = now - WINDOW
+    findings: list[Finding] = []
+    metrics: dict[str, float] = {"lines": float(tally.lines)}
+    for pattern in matcher.patterns:
+        recent = tally.count_since(pattern.id, since)
+        metrics[f"matches_{pattern.id}"] = float(recent)
+        counts = tally.patterns.get(pattern.id)
+        if recent and counts is not None and counts.last is not None:
+            findings.append(
+                Finding(
+                    f"{NAME}.{pattern.id}",
+                    pattern.state,
+                    f"{pattern.id}: {recent} line(s) in the last 30 min, last at"
+                    f" {counts.last:%H:%M:%S}Z (SOP {pattern.sop}: {pattern.means}):"
+                    f" {counts.sample}",
+                )
+            )
+    if coverage.problem:
+        findings.append(Finding(f"{NAME}.stream", State.UNKNOWN, coverage.problem))
+    return Result.from_findings(
+        findings, f"no incident patterns in the last 30 min; {coverage.text}", metrics
+    )
+
+
+def check_recent(
+    api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
+) -> Result:
+    """`watcher once`: a one-shot log session of what Logplex keeps, scanned."""
+    deadline = clock.monotonic() + budget
+    url = api.create_log_session(deadline, lines=LOGPLEX_LINES, tail=False)
+    tally = LogTally()
+    problem = None
+    try:
+        _read(http, url, deadline, matcher, tally, clock)
+    except httpx.HTTPError as exc:
+        # The URL carries its own token: the reason never quotes it.
+        reason = (
+            f"no complete answer within {budget:.0f} s"
+            if isinstance(exc, httpx.TimeoutException)
+            else transport_reason(exc)
+        )
+        if tally.lines == 0:
+            raise CheckError(f"{LOGPLEX} stream unusable: {reason}") from None
+        problem = f"log stream broke after {tally.lines} lines: {reason}; counted those"
+    return evaluate(tally, matcher, clock.now(), Coverage(_covered(tally), problem))
+
+
+def _read(
+    http: httpx.Client,
+    url: str,
+    deadline: float,
+    matcher: LogMatcher,
+    tally: LogTally,
+    clock: Clock,
+) -> None:
+    remaining = max(0.1, deadline - clock.monotonic())
+    # No Authorization header: the session URL carries its own token.
+    with http.stream("GET", url, headers={"Accept": ACCEPT}, timeout=remaining) as response:
+        if response.status_code != 200:
+            raise CheckError(f"{LOGPLEX} answered HTTP {response.status_code}")
+        for raw in stream_lines(response):
+            if clock.monotonic() > deadline:
+                raise httpx.ReadTimeout("deadline")
+            line = parse(raw.decode("utf-8", "replace"))
+            now = clock.now()
+            tally.count_lines(1, line.timestamp, line.timestamp)
+            for match in matcher.match(line, now):
+                tally.record(match, now)
+
+
+def _covered(tally: LogTally) -> str:
+    first, last = tally.first_line_at, tally.last_line_at
+    if not tally.lines:
+        return "Logplex returned no lines"
+    if first is None or last is None:
+        return f"read the last {tally.lines} lines Logplex keeps (no timestamps)"
+    minutes = (last - first).total_seconds() / 60
+    reach = f"they reach back {minutes:.0f} min" + (
+        ", less than 30 min: older lines are gone" if minutes < 30 else ""
+    )
+    return (
+        f"read the last {tally.lines} lines Logplex keeps, {first:%H:%M}Z to {last:%H:%M}Z; {reach}"
+    )
