@@ -1,0 +1,191 @@
+"""The log follower against the fake Heroku and Logplex over real HTTP, on an injected clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from checks.heroku_api import HerokuApi, HerokuConfig
+from checks.log_patterns import LogMatcher, Match, catalogue
+from checks.log_tally import LogTally
+from tests.fakes import heroku as heroku_fake
+from tests.fakes.heroku import FakeHeroku
+from tests.fakes.http import json_reply
+from tests.fakes.logplex import EVENTS, PLAIN, FakeLogplex
+from tests.support.clock import CUTOVER, FakeClock
+from watcher.log_follower import LogFollower
+
+
+def line(minute: float, rest: str) -> str:
+    return f"{(CUTOVER + timedelta(minutes=minute)).isoformat()} {rest}"
+
+
+QUIET = [line(m, f"app[web.1]: GET /api/quotes/{m} 200") for m in range(5)]
+DENIED = line(
+    6, "app[web.1]: psycopg2.errors.InsufficientPrivilege: permission denied for table users"
+)
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Bounded wait for the follower's thread to get somewhere."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the follower did not get there in time"
+        time.sleep(0.01)
+
+
+@dataclass
+class Running:
+    follower: LogFollower
+    tally: LogTally
+    clock: FakeClock
+    heroku: FakeHeroku
+    logplex: FakeLogplex
+    matches: list[Match] = field(default_factory=list)
+
+    def counted(self, pattern: str) -> int:
+        counts = self.tally.patterns.get(pattern)
+        return counts.total if counts else 0
+
+
+@pytest.fixture(params=[PLAIN, EVENTS], ids=["cedar-plain", "fir-event-stream"])
+def running(request: pytest.FixtureRequest) -> Iterator[Running]:
+    with (
+        FakeHeroku() as heroku,
+        FakeLogplex(request.param, tail=True) as logplex,
+        httpx.Client() as http,
+    ):
+        heroku.logplex_url = logplex.session_url
+        clock = FakeClock(CUTOVER + timedelta(minutes=10))
+        api = HerokuApi(
+            http, HerokuConfig(heroku.url, heroku.url, heroku_fake.TOKEN, heroku_fake.APP), clock
+        )
+        tally = LogTally()
+        matches: list[Match] = []
+        follower = LogFollower(
+            api,
+            http,
+            LogMatcher(catalogue("raptor_app"), "worker.1"),
+            tally,
+            threading.Lock(),
+            clock,
+            on_match=matches.append,
+            idle_timeout=2.0,
+        )
+        state = Running(follower, tally, clock, heroku, logplex, matches)
+        thread = threading.Thread(target=follower.run, daemon=True)
+        thread.start()
+        try:
+            yield state
+        finally:
+            follower.stop()
+            thread.join(5)
+        assert not thread.is_alive(), "stop() did not end run()"
+
+
+def test_history_then_live_lines_are_counted_and_matches_heard_at_once(running: Running) -> None:
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+    running.logplex.push(
+        DENIED, line(7, "app[worker.1]: permission denied for table users (quoted)")
+    )
+    wait_until(lambda: running.follower.health.lines_seen == 7)
+    assert running.counted("permission_denied") == 1  # the watcher's own dyno is not counted
+    assert [m.pattern.id for m in running.matches] == ["permission_denied"]
+    health = running.follower.health
+    assert (
+        health.connected and health.reconnects == 0 and health.last_line_at == running.clock.now()
+    )
+    assert running.heroku.log_session_bodies == [{"lines": 1500, "tail": True}]
+
+
+def test_reconnect_replaying_old_lines_counts_nothing_twice(running: Running) -> None:
+    running.logplex.history = [*QUIET, DENIED]
+    wait_until(lambda: running.follower.health.lines_seen == 6)
+    running.logplex.end_stream()
+    wait_until(
+        lambda: running.follower.health.reconnects == 1 and running.follower.health.connected
+    )
+    running.logplex.push(line(8, "app[web.1]: GET /healthz 200"))
+    wait_until(lambda: running.follower.health.lines_seen == 7)
+    assert running.tally.lines == 7
+    assert running.counted("permission_denied") == 1
+    assert running.follower.health.last_error is None
+    assert running.clock.slept == [0.5]
+
+
+def test_stream_cut_mid_line_then_resumed_loses_and_doubles_nothing(running: Running) -> None:
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+    running.logplex.push(line(6, "app[web.1]: GET /one 200"))
+    running.logplex.cut_stream(DENIED.encode()[:40])  # half of the next line, then the cut
+    wait_until(
+        lambda: running.follower.health.reconnects == 1 and running.follower.health.connected
+    )
+    # The replayed lines were all counted before: nothing new yet, so the break is still news.
+    assert running.follower.health.last_error == (
+        "log stream broke: the server closed the connection or spoke broken HTTP"
+    )
+    assert running.follower.health.lines_seen == 6
+    running.logplex.push(DENIED)  # Logplex has the whole line now; the new session sends it
+    wait_until(lambda: running.follower.health.lines_seen == 7)
+    assert running.counted("permission_denied") == 1
+    assert running.tally.lines == 7
+
+
+def test_a_line_repeated_after_the_replay_counts_again(running: Running) -> None:
+    running.logplex.history = [DENIED]
+    wait_until(lambda: running.follower.health.lines_seen == 1)
+    running.logplex.push(DENIED)  # the same text, logged again
+    wait_until(lambda: running.follower.health.lines_seen == 2)
+    assert running.counted("permission_denied") == 2
+
+
+def test_an_idle_stream_is_reopened(running: Running) -> None:
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.reconnects >= 1, seconds=8)
+    assert running.follower.health.last_error == "no log line for 2 s"
+    assert running.tally.lines == 5  # the replay after the idle reconnect counted nothing twice
+
+
+def test_refused_sessions_back_off_to_5_s_and_recover(running: Running) -> None:
+    running.heroku.failures = [
+        json_reply({"id": "unauthorized", "message": "Invalid credentials provided."}, 401)
+    ] * 7
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+    assert running.clock.slept[:7] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+    assert running.follower.health.reconnects == 7
+
+
+def test_refused_session_names_the_token_problem(running: Running) -> None:
+    running.heroku.failures = [json_reply({"id": "unauthorized", "message": "no"}, 401)] * 1000
+    wait_until(lambda: running.follower.health.reconnects >= 3)
+    health = running.follower.health
+    assert not health.connected
+    assert "HEROKU_API_KEY" in (health.last_error or "")
+    assert heroku_fake.TOKEN not in (health.last_error or "")
+
+
+def test_logplex_refusing_is_retried(running: Running) -> None:
+    running.logplex.status = 503
+    wait_until(lambda: running.follower.health.reconnects >= 2)
+    assert running.follower.health.last_error == "Logplex answered HTTP 503"
+    running.logplex.status = 200
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+
+
+def test_stop_ends_a_quiet_follow_promptly(running: Running) -> None:
+    running.logplex.history = [*QUIET]
+    wait_until(lambda: running.follower.health.connected)
+    started = time.monotonic()
+    running.follower.stop()
+    wait_until(lambda: not running.follower.health.connected, seconds=2)
+    assert time.monotonic() - started < 1.5
