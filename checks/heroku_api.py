@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -49,15 +48,17 @@ class Attachment:
 class HerokuApi:
     """The app's add-ons and database info, and log sessions.
 
-    `rate_limit_remaining` is the latest `RateLimit-Remaining` the Platform API sent (None
-    until one arrives); only answers the caller gets to see (2xx, 429) carry it here.
+    `rate_limit_remaining` is the latest `RateLimit-Remaining` the Platform API sent, error
+    answers included (None until one arrives).
     """
 
     def __init__(self, http: httpx.Client, config: HerokuConfig, clock: Clock) -> None:
         self.config = config
         self.rate_limit_remaining: int | None = None
         auth = {"Authorization": f"Bearer {config.token}", "Accept": ACCEPT}
-        self._platform = Api(PLATFORM, http, clock, auth, self._platform_retry_after)
+        self._platform = Api(
+            PLATFORM, http, clock, auth, retry_after_header, on_response=self._note_rate_limit
+        )
         # The Data API takes the same token and the same headers (as the Heroku CLI sends).
         self._data = Api(DATA, http, clock, auth)
 
@@ -147,13 +148,7 @@ class HerokuApi:
             response = self._platform.request(method, url, deadline, body=body, headers=headers)
         except ApiError as exc:
             raise ApiError(self._explain(exc, PLATFORM, what), exc.status) from None
-        self._note_rate_limit(response)
         return response
-
-    def _platform_retry_after(self, response: httpx.Response, now: datetime) -> float | None:
-        # Api hands us each 429 here: the one error answer whose headers we get to read.
-        self._note_rate_limit(response)
-        return retry_after_header(response, now)
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         value = response.headers.get("ratelimit-remaining", "").strip()

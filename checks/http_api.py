@@ -55,8 +55,11 @@ class Api:
         clock: Clock,
         headers: Mapping[str, str],
         retry_after: RetryAfter = retry_after_header,
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.name = name
+        # Sees every answer, errors too, before it is judged (e.g. to read rate-limit headers).
+        self.on_response = on_response
         self.http = http
         self.clock = clock
         self.headers = dict(headers)
@@ -91,6 +94,8 @@ class Api:
                 raise ApiError(f"{self.name} did not answer within {remaining:.1f} s") from None
             except httpx.HTTPError as exc:
                 raise ApiError(f"{self.name} unreachable: {transport_reason(exc)}") from None
+            if self.on_response is not None:
+                self.on_response(response)
             if response.status_code == 429:
                 self._wait_for_rate_limit(response, attempt, deadline)
                 continue

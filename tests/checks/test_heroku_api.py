@@ -222,6 +222,17 @@ def test_rate_limit_remaining_is_kept_from_a_429(
     assert api.rate_limit_remaining == 0
 
 
+def test_rate_limit_remaining_is_kept_from_an_error_answer(
+    fake: FakeHeroku, http: httpx.Client, clock: FakeClock
+) -> None:
+    fake.failures = [
+        json_reply({"id": "not_found", "message": "nope"}, 404, **{"RateLimit-Remaining": "17"})
+    ]
+    api = api_for(fake, http, clock)
+    failure_reason(lambda: api.postgres_attachment(deadline(clock)))
+    assert api.rate_limit_remaining == 17
+
+
 def test_a_log_session_posts_lines_and_tail(
     fake: FakeHeroku, http: httpx.Client, clock: FakeClock
 ) -> None:
