@@ -1,12 +1,13 @@
 """Run `watcher once` against a local stand-in of production (used by scripts/try-locally).
 
-A throwaway PostgreSQL with the runbook's schema and grants, a local /healthz and a local
-Sentry API; the cutover is two hours ago.
+A throwaway PostgreSQL with the runbook's schema and grants, and local stand-ins for /healthz,
+the Sentry API, the Heroku Platform and Data APIs and Logplex; the cutover is two hours ago.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,10 +15,13 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
+from tests.fakes.heroku import FakeHeroku
+from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
-from tests.support.postgres import prepare_server, throwaway_server, watched_database
+from tests.support.postgres import PgServer, prepare_server, throwaway_server, watched_database
 
 BREAKAGES = {
     "grant": "REVOKE INSERT ON historical_bars FROM {role}",
@@ -28,10 +32,17 @@ BREAKAGES = {
 }
 
 
+def _server() -> contextlib.AbstractContextManager[PgServer]:
+    """WATCHER_TEST_DATABASE_URL (a superuser URL) if set, as the tests do; else a throwaway one."""
+    url = os.environ.get("WATCHER_TEST_DATABASE_URL")
+    return contextlib.nullcontext(PgServer(url)) if url else throwaway_server()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="scripts/try-locally",
-        description="watcher once against a throwaway PostgreSQL, a local /healthz and Sentry; "
+        description="watcher once against a throwaway PostgreSQL and local stand-ins for /healthz,"
+        " Sentry, Heroku and Logplex; "
         "arguments after -- go to `watcher once` (e.g. -- --json)",
     )
     parser.add_argument(
@@ -47,6 +58,18 @@ def main(argv: list[str]) -> int:
         help="what Sentry holds since the cutover",
     )
     parser.add_argument(
+        "--log",
+        choices=["quiet", "grant-drift", "memory"],
+        default="quiet",
+        help="what the app's log shows in the last minutes",
+    )
+    parser.add_argument(
+        "--pg",
+        choices=["healthy", "busy", "over-capacity"],
+        default="healthy",
+        help="what Heroku's pg:info says",
+    )
+    parser.add_argument(
         "--break",
         dest="breakages",
         action="append",
@@ -57,7 +80,13 @@ def main(argv: list[str]) -> int:
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
     once_args = argv[split + 1 :]
-    with throwaway_server() as server, FakeHealthz() as healthz_server, FakeSentry() as sentry:
+    with (
+        _server() as server,
+        FakeHealthz() as healthz_server,
+        FakeSentry() as sentry,
+        FakeHeroku() as heroku,
+        FakeLogplex() as logplex,
+    ):
         prepare_server(server)
         with watched_database(server) as db:
             healthz_server.reply = {
@@ -76,6 +105,28 @@ def main(argv: list[str]) -> int:
                     type="OperationalError",
                     count=12,
                 )
+            status, connections = {
+                "healthy": ("Available", "7/120"),
+                "busy": ("Available", "21/120"),
+                "over-capacity": ("Over Plan Capacity: Action Required", "7/120"),
+            }[args.pg]
+            heroku.set_info(
+                heroku.add_postgres(), status=status, connections=connections, plan="Standard 0"
+            )
+            heroku.logplex_url = logplex.session_url
+            now = datetime.now(UTC)
+            logplex.history = [
+                f"{(now - timedelta(seconds=s)).isoformat()} app[web.1]: GET /api/quotes/AAPL 200"
+                for s in range(2400, 0, -20)
+            ]
+            incident = {
+                "quiet": None,
+                "grant-drift": "app[web.1]: psycopg2.errors.InsufficientPrivilege:"
+                " permission denied for table historical_bars",
+                "memory": "heroku[web.2]: Error R14 (Memory quota exceeded)",
+            }[args.log]
+            if incident:
+                logplex.history.append(f"{now.isoformat()} {incident}")
             baseline_taken = tempfile.TemporaryDirectory(prefix="watcher-try-")
             env = {
                 **os.environ,
@@ -89,6 +140,10 @@ def main(argv: list[str]) -> int:
                 "WATCHER_SENTRY_API_URL": sentry.url,
                 "WATCHER_SENTRY_ORG": sentry_fake.ORG,
                 "SENTRY_AUTH_TOKEN": sentry_fake.TOKEN,
+                "HEROKU_API_KEY": heroku_fake.TOKEN,
+                "WATCHER_HEROKU_API_URL": heroku.url,
+                "WATCHER_HEROKU_DATA_API_URL": heroku.url,
+                "DYNO": "worker.1",
             }
             db.execute(*(BREAKAGES[b].format(role=db.app_role) for b in args.breakages))
             with baseline_taken as cwd:
