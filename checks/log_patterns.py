@@ -156,6 +156,8 @@ class LogMatcher:
             needles |= {SIGTERM.lower(), *(p.lower() for p in PLANNED)}
         self._search = re2.compile("(?i)" + "|".join(re.escape(n) for n in sorted(needles))).search
         self._dynos: dict[str, _Dyno] = {}
+        # The exact step compares lowercased text with lowercased needles.
+        self._lowered = {p.id: tuple(n.lower() for n in p.needles) for p in self.patterns}
 
     def candidates(self, data: bytes, start: int = 0, end: int | None = None) -> list[bytes]:
         """The lines of `data[start:end]` (whole lines) that hold any needle, in order.
@@ -186,7 +188,7 @@ class LogMatcher:
         for pattern in self.patterns:
             if not _applies(pattern, line):
                 continue
-            if any(n in text for n in pattern.needles):
+            if any(n in text for n in self._lowered[pattern.id]):
                 yield Match(pattern, line)
         loop = self._restart_loop
         if loop and line.source in (PLATFORM, None) and self._is_restart_loop(line, received_at):

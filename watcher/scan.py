@@ -17,6 +17,9 @@ from checks.log_tally import LogTally
 from checks.result import State, worst
 
 CHUNK_BYTES = 8 << 20
+# Heroku splits lines over 10,000 bytes: text this long without a newline is no log line, and
+# holding more of it would let an endless stream grow without bound.
+MAX_LINE_BYTES = 1 << 20
 # Windows searched ahead of the one being matched: bounds memory on an endless stdin.
 _AHEAD = 4
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -59,6 +62,9 @@ def windows(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Window]:
         first = chunk.find(b"\n")
         if first == -1:
             tail += chunk
+            if len(tail) >= MAX_LINE_BYTES:
+                yield Window(tail + b"\n", 0, len(tail) + 1)
+                tail = b""
             continue
         seam = tail + chunk[: first + 1]
         yield Window(seam, 0, len(seam))

@@ -210,3 +210,10 @@ def test_candidates_within_bounds_only() -> None:
     block = b"xx sqlite\nyy fine\nzz sqlite\n"
     assert matcher().candidates(block, 10, 18) == []
     assert matcher().candidates(block, 18, len(block)) == [b"zz sqlite"]
+
+
+def test_a_role_with_capitals_still_matches() -> None:
+    m = LogMatcher(catalogue("Raptor_App"))
+    line = f'{T} app[web.1]: FATAL:  role "Raptor_App" does not exist'
+    assert [x.pattern.id for x in m.match(parse(line), CUTOVER)] == ["role_missing"]
+    assert [x.pattern.id for x in m.match_block(line.encode() + b"\n", CUTOVER)] == ["role_missing"]

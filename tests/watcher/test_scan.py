@@ -134,3 +134,12 @@ def test_chunking_never_splits_or_loses_a_line(size: int) -> None:
         k: v.total for k, v in reference.patterns.items()
     }
     assert tally.patterns["sqlite"].total >= 1
+
+
+def test_endless_text_without_newlines_stays_bounded() -> None:
+    from watcher.scan import MAX_LINE_BYTES
+
+    garbage = io.BytesIO(b"x" * (MAX_LINE_BYTES * 3 + 10))
+    sizes = [w.end - w.start for w in windows(garbage, 1 << 16)]
+    assert max(sizes) <= MAX_LINE_BYTES + (1 << 16) + 1
+    assert sum(sizes) == MAX_LINE_BYTES * 3 + 10 + len(sizes)  # every byte, one newline each
