@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from checks.clock import SystemClock
@@ -98,6 +99,13 @@ def database(watched_db: WatchedDatabase) -> Iterator[Database]:
     )
     yield db
     db.close()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """An HTTP client as the watcher makes one; the tests point it at the fakes."""
+    with httpx.Client() as client:
+        yield client
 
 
 @pytest.fixture

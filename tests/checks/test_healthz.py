@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -14,12 +12,6 @@ from checks.result import Result, State
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.fakes.http import Reply, Request, closed_port, json_reply
 from tests.support.clock import FakeClock
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
 
 
 def probe(

@@ -24,12 +24,6 @@ def fake() -> Iterator[FakeHeroku]:
         yield server
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
 def api_for(fake: FakeHeroku, http: httpx.Client, clock: FakeClock, **config: str) -> HerokuApi:
     settings = {"api_url": fake.url, "data_api_url": fake.url, "token": TOKEN, "app": APP}
     return HerokuApi(http, HerokuConfig(**{**settings, **config}), clock)

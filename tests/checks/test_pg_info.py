@@ -41,12 +41,6 @@ def db(fake: FakeHeroku) -> FakeAddon:
     return fake.add_postgres("standard-0")
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
 def checker(
     fake: FakeHeroku, http: httpx.Client, clock: FakeClock | SystemClock, **config: str
 ) -> PgInfo:

@@ -37,12 +37,6 @@ def clock() -> FakeClock:
     return clock
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
 def api_for(fake: FakeSentry, http: httpx.Client, clock: FakeClock, **config: object) -> SentryApi:
     settings = {
         "base_url": fake.url,
