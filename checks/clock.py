@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -22,6 +23,10 @@ class Clock(Protocol):
         """Wait; a test clock moves instead."""
         ...
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait until `event` is set or `seconds` pass; True if it is set."""
+        ...
+
 
 class SystemClock:
     """The real clock."""
@@ -34,3 +39,6 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(seconds)

@@ -3,7 +3,8 @@
 Logplex keeps 1,500 lines and `heroku logs` has no `--since`, so only something that follows
 the stream all the time can answer "since T0". Tails end (idle, platform restarts, network):
 the follower opens a new session, asking for recent lines again so nothing in the gap is lost,
-and drops the ones it has already counted.
+and drops the ones it has already counted. When the replay does not reach back to what was
+counted, lines may have been lost in between: the follower says so in its health.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import contextlib
 import logging
 import socket
 import threading
-from collections import OrderedDict
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -44,6 +46,8 @@ class FollowerHealth:
     lines_seen: int = 0
     last_line_at: datetime | None = None
     last_error: str | None = None
+    # Reconnects whose replay did not reach back to the lines counted: some may be lost.
+    gaps: int = 0
 
 
 class _Stopped(Exception):
@@ -71,10 +75,11 @@ class LogFollower:
         self._idle_timeout = idle_timeout
         self._replay_lines = replay_lines
         self._stop = threading.Event()
-        self._response: httpx.Response | None = None
+        self._socket: socket.socket | None = None
         self._health = FollowerHealth()
-        # Lines counted lately, to recognise them when a new session replays them.
-        self._recent: OrderedDict[bytes, None] = OrderedDict()
+        # The lines counted lately, with how often: what a new session's replay may repeat.
+        self._recent: deque[bytes] = deque()
+        self._recent_count: Counter[bytes] = Counter()
         self._recent_limit = 2 * replay_lines
 
     @property
@@ -96,6 +101,10 @@ class LogFollower:
                 problem = f"no log line for {self._idle_timeout:g} s"
             except httpx.HTTPError as exc:
                 problem = f"log stream broke: {transport_reason(exc)}"
+            except Exception as exc:
+                # Whatever else breaks (a bad session URL, a bug), the watch goes on.
+                log.exception("log follower failed; reconnecting")
+                problem = f"log follower failed: {type(exc).__name__}"
             if self._stop.is_set():
                 break
             if self._health.lines_seen > lines_before:
@@ -107,56 +116,94 @@ class LogFollower:
                 last_error=problem,
             )
             log.info("log stream: %s; reconnecting in %.1f s", problem, backoff)
-            self._clock.sleep(backoff)
+            if self._clock.wait(self._stop, backoff):
+                break
             backoff = min(backoff * 2, MAX_BACKOFF)
         self._health = replace(self._health, connected=False)
 
     def stop(self) -> None:
-        """End `run()` soon, even while it waits for a line: the open stream is closed."""
+        """End `run()` soon, even while it waits for an answer or a line."""
         self._stop.set()
-        response = self._response
-        if response is not None:
-            # Closing the response does not wake a thread blocked reading it; shutting the
+        sock = self._socket
+        if sock is not None:
+            # Closing a response does not wake a thread blocked reading it; shutting the
             # socket down does.
-            stream = response.extensions.get("network_stream")
-            sock = stream.get_extra_info("socket") if stream is not None else None
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        # httpcore reports each connection made: keep its socket so stop() can reach it
+        # before any answer arrives.
+        if event == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            self._socket = stream.get_extra_info("socket") if stream is not None else None
+            if self._stop.is_set():
+                self.stop()
 
     def _follow_one_session(self) -> str:
         deadline = self._clock.monotonic() + SESSION_BUDGET
         url = self._api.create_log_session(deadline, lines=self._replay_lines, tail=True)
         timeout = httpx.Timeout(SESSION_BUDGET, read=self._idle_timeout)
-        # No Authorization header: the session URL carries its own token.
-        with self._http.stream("GET", url, headers={"Accept": ACCEPT}, timeout=timeout) as response:
-            self._response = response
-            try:
+        try:
+            # No Authorization header: the session URL carries its own token. A connection of
+            # its own (not one reused from the pool), so stop() can always reach its socket.
+            with self._http.stream(
+                "GET",
+                url,
+                headers={"Accept": ACCEPT, "Connection": "close"},
+                timeout=timeout,
+                extensions={"trace": self._trace},
+            ) as response:
+                stream = response.extensions.get("network_stream")
+                if self._socket is None and stream is not None:
+                    self._socket = stream.get_extra_info("socket")
                 if response.status_code != 200:
                     return f"Logplex answered HTTP {response.status_code}"
                 self._health = replace(self._health, connected=True)
-                replaying = bool(self._recent)
-                for raw in stream_lines(response):
-                    if self._stop.is_set():
-                        raise _Stopped
-                    # A new session first replays lines counted before; the first unknown
-                    # line ends the replay, so later repeats of a line still count.
-                    if replaying and raw in self._recent:
-                        continue
-                    replaying = False
-                    self._take(raw)
-            except httpx.HTTPError:
-                if self._stop.is_set():
-                    raise _Stopped from None
-                raise
-            finally:
-                self._response = None
+                self._read(response)
+        except (httpx.HTTPError, OSError):
+            if self._stop.is_set():
+                raise _Stopped from None
+            raise
+        finally:
+            self._socket = None
+        if self._stop.is_set():
+            raise _Stopped
         return "log stream ended"
 
+    def _read(self, response: httpx.Response) -> None:
+        # A new session first replays recent lines: within the first `replay_lines`, each
+        # counted line is dropped as often as it was counted, wherever it comes.
+        counted = self._recent_count.copy()
+        replay_left = self._replay_lines if counted else 0
+        oldest = bool(counted)
+        for raw in stream_lines(response):
+            if self._stop.is_set():
+                raise _Stopped
+            if replay_left:
+                replay_left -= 1
+                known = counted[raw] > 0
+                if oldest and not known:
+                    # The replay's oldest line should be one counted before; if not, the
+                    # replay does not reach back to where the last session ended.
+                    self._note_gap()
+                oldest = False
+                if known:
+                    counted[raw] -= 1
+                    continue
+            self._take(raw)
+
+    def _note_gap(self) -> None:
+        self._health = replace(
+            self._health,
+            gaps=self._health.gaps + 1,
+            last_error="the new session's replay does not reach back to the last line counted:"
+            " lines in between may be lost",
+        )
+        log.warning("log stream: %s", self._health.last_error)
+
     def _take(self, raw: bytes) -> None:
-        self._recent[raw] = None
-        if len(self._recent) > self._recent_limit:
-            self._recent.popitem(last=False)
+        self._remember(raw)
         line = parse(raw.decode("utf-8", "replace"))
         now = self._clock.now()
         with self._lock:
@@ -165,7 +212,19 @@ class LogFollower:
             for match in matches:
                 self._tally.record(match, now)
         self._health = replace(
-            self._health, lines_seen=self._health.lines_seen + 1, last_line_at=now, last_error=None
+            self._health, lines_seen=self._health.lines_seen + 1, last_line_at=now
         )
         for match in matches:
-            self._on_match(match)
+            try:
+                self._on_match(match)
+            except Exception:
+                log.exception("a match listener failed; following on")
+
+    def _remember(self, raw: bytes) -> None:
+        self._recent.append(raw)
+        self._recent_count[raw] += 1
+        if len(self._recent) > self._recent_limit:
+            oldest = self._recent.popleft()
+            self._recent_count[oldest] -= 1
+            if not self._recent_count[oldest]:
+                del self._recent_count[oldest]

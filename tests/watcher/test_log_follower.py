@@ -16,7 +16,7 @@ from checks.log_patterns import LogMatcher, Match, catalogue
 from checks.log_tally import LogTally
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
-from tests.fakes.http import json_reply
+from tests.fakes.http import SilentServer, json_reply
 from tests.fakes.logplex import EVENTS, PLAIN, FakeLogplex
 from tests.support.clock import CUTOVER, FakeClock
 from watcher.log_follower import LogFollower
@@ -48,6 +48,13 @@ class Running:
     heroku: FakeHeroku
     logplex: FakeLogplex
     matches: list[Match] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def start(self, *history: str) -> None:
+        """Logplex holds `history`, then the follower starts."""
+        self.logplex.history = list(history)
+        self.thread = threading.Thread(target=self.follower.run, daemon=True)
+        self.thread.start()
 
     def counted(self, pattern: str) -> int:
         counts = self.tally.patterns.get(pattern)
@@ -79,18 +86,17 @@ def running(request: pytest.FixtureRequest) -> Iterator[Running]:
             idle_timeout=2.0,
         )
         state = Running(follower, tally, clock, heroku, logplex, matches)
-        thread = threading.Thread(target=follower.run, daemon=True)
-        thread.start()
         try:
             yield state
         finally:
             follower.stop()
-            thread.join(5)
-        assert not thread.is_alive(), "stop() did not end run()"
+            if state.thread is not None:
+                state.thread.join(5)
+        assert state.thread is None or not state.thread.is_alive(), "stop() did not end run()"
 
 
 def test_history_then_live_lines_are_counted_and_matches_heard_at_once(running: Running) -> None:
-    running.logplex.history = [*QUIET]
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.lines_seen == 5)
     running.logplex.push(
         DENIED, line(7, "app[worker.1]: permission denied for table users (quoted)")
@@ -106,7 +112,7 @@ def test_history_then_live_lines_are_counted_and_matches_heard_at_once(running: 
 
 
 def test_reconnect_replaying_old_lines_counts_nothing_twice(running: Running) -> None:
-    running.logplex.history = [*QUIET, DENIED]
+    running.start(*QUIET, DENIED)
     wait_until(lambda: running.follower.health.lines_seen == 6)
     running.logplex.end_stream()
     wait_until(
@@ -116,12 +122,13 @@ def test_reconnect_replaying_old_lines_counts_nothing_twice(running: Running) ->
     wait_until(lambda: running.follower.health.lines_seen == 7)
     assert running.tally.lines == 7
     assert running.counted("permission_denied") == 1
-    assert running.follower.health.last_error is None
+    assert running.follower.health.last_error == "log stream ended"  # why it reconnected
+    assert running.follower.health.gaps == 0
     assert running.clock.slept == [0.5]
 
 
 def test_stream_cut_mid_line_then_resumed_loses_and_doubles_nothing(running: Running) -> None:
-    running.logplex.history = [*QUIET]
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.lines_seen == 5)
     running.logplex.push(line(6, "app[web.1]: GET /one 200"))
     running.logplex.cut_stream(DENIED.encode()[:40])  # half of the next line, then the cut
@@ -140,7 +147,7 @@ def test_stream_cut_mid_line_then_resumed_loses_and_doubles_nothing(running: Run
 
 
 def test_a_line_repeated_after_the_replay_counts_again(running: Running) -> None:
-    running.logplex.history = [DENIED]
+    running.start(DENIED)
     wait_until(lambda: running.follower.health.lines_seen == 1)
     running.logplex.push(DENIED)  # the same text, logged again
     wait_until(lambda: running.follower.health.lines_seen == 2)
@@ -148,7 +155,7 @@ def test_a_line_repeated_after_the_replay_counts_again(running: Running) -> None
 
 
 def test_an_idle_stream_is_reopened(running: Running) -> None:
-    running.logplex.history = [*QUIET]
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.reconnects >= 1, seconds=8)
     assert running.follower.health.last_error == "no log line for 2 s"
     assert running.tally.lines == 5  # the replay after the idle reconnect counted nothing twice
@@ -158,7 +165,7 @@ def test_refused_sessions_back_off_to_5_s_and_recover(running: Running) -> None:
     running.heroku.failures = [
         json_reply({"id": "unauthorized", "message": "Invalid credentials provided."}, 401)
     ] * 7
-    running.logplex.history = [*QUIET]
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.lines_seen == 5)
     assert running.clock.slept[:7] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
     assert running.follower.health.reconnects == 7
@@ -166,6 +173,7 @@ def test_refused_sessions_back_off_to_5_s_and_recover(running: Running) -> None:
 
 def test_refused_session_names_the_token_problem(running: Running) -> None:
     running.heroku.failures = [json_reply({"id": "unauthorized", "message": "no"}, 401)] * 1000
+    running.start()
     wait_until(lambda: running.follower.health.reconnects >= 3)
     health = running.follower.health
     assert not health.connected
@@ -175,17 +183,102 @@ def test_refused_session_names_the_token_problem(running: Running) -> None:
 
 def test_logplex_refusing_is_retried(running: Running) -> None:
     running.logplex.status = 503
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.reconnects >= 2)
     assert running.follower.health.last_error == "Logplex answered HTTP 503"
     running.logplex.status = 200
-    running.logplex.history = [*QUIET]
     wait_until(lambda: running.follower.health.lines_seen == 5)
 
 
 def test_stop_ends_a_quiet_follow_promptly(running: Running) -> None:
-    running.logplex.history = [*QUIET]
+    running.start(*QUIET)
     wait_until(lambda: running.follower.health.connected)
     started = time.monotonic()
     running.follower.stop()
     wait_until(lambda: not running.follower.health.connected, seconds=2)
     assert time.monotonic() - started < 1.5
+
+
+def test_an_unseen_line_inside_the_replay_doubles_nothing(running: Running) -> None:
+    running.start(*QUIET)
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+    late = line(2.5, "app[web.2]: sqlite3.OperationalError: database is locked")  # a late line
+    running.logplex.history.insert(3, late)  # Logplex has it among lines already counted
+    running.logplex.end_stream()
+    wait_until(lambda: running.follower.health.lines_seen == 6)
+    running.logplex.push(DENIED)
+    wait_until(lambda: running.follower.health.lines_seen == 7)
+    assert running.tally.lines == 7
+    assert (running.counted("sqlite"), running.counted("permission_denied")) == (1, 1)
+    assert running.follower.health.gaps == 0
+
+
+def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
+    with (
+        FakeHeroku() as heroku,
+        FakeLogplex(tail=True, replay=3) as logplex,
+        httpx.Client() as http,
+    ):
+        heroku.logplex_url = logplex.session_url
+        clock = FakeClock(CUTOVER)
+        api = HerokuApi(
+            http, HerokuConfig(heroku.url, heroku.url, heroku_fake.TOKEN, heroku_fake.APP), clock
+        )
+        follower = LogFollower(
+            api,
+            http,
+            LogMatcher(catalogue("raptor_app")),
+            LogTally(),
+            threading.Lock(),
+            clock,
+            replay_lines=3,
+            idle_timeout=5,
+        )
+        logplex.history = QUIET[:3]
+        thread = threading.Thread(target=follower.run, daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: follower.health.lines_seen == 3)
+            # While the follower is away, more lines come than a replay of 3 holds.
+            logplex.history += [line(10 + m, f"app[web.1]: GET /away/{m} 200") for m in range(5)]
+            logplex.end_stream()
+            wait_until(lambda: follower.health.lines_seen == 6)
+        finally:
+            follower.stop()
+            thread.join(5)
+    assert follower.health.gaps == 1
+    assert "may be lost" in (follower.health.last_error or "")
+
+
+def test_a_failing_listener_does_not_stop_the_follower(running: Running) -> None:
+    def explode(match: Match) -> None:
+        raise RuntimeError("the escalation broke")
+
+    running.follower._on_match = explode  # the listener the daemon passes in
+    running.start(DENIED)
+    wait_until(lambda: running.follower.health.lines_seen == 1)
+    running.logplex.push(DENIED)
+    wait_until(lambda: running.follower.health.lines_seen == 2)
+    assert running.counted("permission_denied") == 2
+
+
+def test_a_broken_session_url_is_a_reconnect_not_a_dead_thread(running: Running) -> None:
+    running.heroku.logplex_url = "http://127.0.0.1:notaport/sessions/x"
+    running.start(*QUIET)
+    wait_until(lambda: running.follower.health.reconnects >= 2)
+    assert running.follower.health.last_error == "log follower failed: InvalidURL"
+    running.heroku.logplex_url = running.logplex.session_url
+    wait_until(lambda: running.follower.health.lines_seen == 5)
+
+
+def test_stop_ends_a_follow_waiting_for_an_answer(running: Running) -> None:
+    with SilentServer() as silent:  # accepts the connection, never answers
+        running.heroku.logplex_url = f"http://127.0.0.1:{silent.port}/sessions/x"
+        running.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        running.follower.stop()
+        assert running.thread is not None
+        running.thread.join(3)
+        assert not running.thread.is_alive()
+        assert time.monotonic() - started < 1.5
