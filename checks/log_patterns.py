@@ -42,6 +42,8 @@ RESTART_LOOP_WINDOW = timedelta(minutes=10)
 PLANNED_WINDOW = timedelta(seconds=60)
 SIGTERM = "Stopping all processes with SIGTERM"
 PLANNED = ("Cycling", "Restarting")
+_PLANNED_MESSAGES = {p.casefold() for p in PLANNED}
+_RESTART_MESSAGES = {SIGTERM.casefold(), *_PLANNED_MESSAGES}
 
 
 def catalogue(app_role: str) -> tuple[Pattern, ...]:
@@ -196,11 +198,11 @@ class LogMatcher:
 
     def _is_restart_loop(self, line: LogLine, received_at: datetime) -> bool:
         at = line.timestamp or received_at
-        message = line.message.strip()
-        if message not in (SIGTERM, *PLANNED) or not line.dyno:
+        message = line.message.strip().casefold()
+        if message not in _RESTART_MESSAGES or not line.dyno:
             return False
         dyno = self._dynos.setdefault(line.dyno, _Dyno())
-        if message in PLANNED:
+        if message in _PLANNED_MESSAGES:
             dyno.planned.append(at)
             _forget_before(dyno.planned, at - PLANNED_WINDOW)
             return False

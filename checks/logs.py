@@ -43,13 +43,13 @@ def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Cove
         metrics[f"matches_{pattern.id}"] = float(recent)
         counts = tally.patterns.get(pattern.id)
         if recent and counts is not None and counts.last is not None:
+            sop = "" if pattern.sop == "-" else f"SOP {pattern.sop}: "
             findings.append(
                 Finding(
                     f"{NAME}.{pattern.id}",
                     pattern.state,
                     f"{pattern.id}: {recent} line(s) in the last 30 min, last at"
-                    f" {counts.last:%H:%M:%S}Z (SOP {pattern.sop}: {pattern.means}):"
-                    f" {counts.sample}",
+                    f" {counts.last:%H:%M:%S}Z ({sop}{pattern.means}): {counts.sample}",
                 )
             )
     if coverage.problem:
@@ -79,7 +79,8 @@ def check_recent(
         if tally.lines == 0:
             raise CheckError(f"{LOGPLEX} stream unusable: {reason}") from None
         problem = f"log stream broke after {tally.lines} lines: {reason}; counted those"
-    return evaluate(tally, matcher, clock.now(), Coverage(_covered(tally), problem))
+    now = clock.now()
+    return evaluate(tally, matcher, now, Coverage(_covered(tally, now), problem))
 
 
 def _read(
@@ -95,6 +96,12 @@ def _read(
     with http.stream("GET", url, headers={"Accept": ACCEPT}, timeout=remaining) as response:
         if response.status_code != 200:
             raise CheckError(f"{LOGPLEX} answered HTTP {response.status_code}")
+        if "text/event-stream" in response.headers.get("content-type", ""):
+            # Fir's log proxy: it always tails and keeps no history to read back.
+            raise CheckError(
+                "this app's log (Fir) keeps no history: only the follower of `watcher run`"
+                " sees the last 30 min"
+            )
         for raw in stream_lines(response):
             if clock.monotonic() > deadline:
                 raise httpx.ReadTimeout("deadline")
@@ -105,13 +112,14 @@ def _read(
                 tally.record(match, now)
 
 
-def _covered(tally: LogTally) -> str:
+def _covered(tally: LogTally, now: datetime) -> str:
     first, last = tally.first_line_at, tally.last_line_at
     if not tally.lines:
         return "Logplex returned no lines"
     if first is None or last is None:
         return f"read the last {tally.lines} lines Logplex keeps (no timestamps)"
-    minutes = (last - first).total_seconds() / 60
+    # How far back from now the answer reaches: a quiet app's lines reach far back.
+    minutes = (now - first).total_seconds() / 60
     reach = f"they reach back {minutes:.0f} min" + (
         ", less than 30 min: older lines are gone" if minutes < 30 else ""
     )

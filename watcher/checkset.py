@@ -82,6 +82,11 @@ class CheckSet:
             PlannedCheck(name, CHECK_SOPS[name], runs[name], on_timeout.get(name)) for name in names
         ]
 
+    @property
+    def heroku_rate_limit_remaining(self) -> int | None:
+        """The Heroku API's latest RateLimit-Remaining, whichever check's request it answered."""
+        return None if self._heroku is None else self._heroku.rate_limit_remaining
+
     def close(self) -> None:
         """End the database session: the watcher holds no connection between runs."""
         if self._db is not None:

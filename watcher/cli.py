@@ -7,15 +7,18 @@ import json
 import logging
 import os
 import sys
+import zlib
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from checks.clock import Clock, SystemClock
 from checks.result import State
 from watcher import __version__
 from watcher.check_names import CHECK_NAMES
 from watcher.redact import RedactingFormatter, Redactor
-from watcher.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from watcher.settings import Settings
 
 # Each command imports what only it needs: `watcher scan` is timed against grep, and the HTTP
 # client and the checks are a third of the start-up time.
@@ -57,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "scan":
+        return _scan_command(args, clock or SystemClock())
+    from watcher.settings import ConfigError, load_settings
+
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -66,8 +73,6 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     _configure_logging(redactor, settings.log_level)
     if args.command == "once":
         return once(settings, clock or SystemClock(), redactor, args.check, args.json)
-    if args.command == "scan":
-        return scan(settings, clock or SystemClock(), redactor, args.file, args.json)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 
 
@@ -112,13 +117,35 @@ def once(
     return report.state.value
 
 
-def scan(settings: Settings, clock: Clock, redactor: Redactor, source: str, as_json: bool) -> int:
+def _scan_command(args: argparse.Namespace, clock: Clock) -> int:
+    # Only what scanning needs, without the settings model: see watcher/environment.py.
+    from watcher import environment
+
+    try:
+        values = environment.variables()
+    except (UnicodeDecodeError, OSError) as exc:
+        print(f"configuration error: .env cannot be read ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_UNKNOWN
+    redactor = Redactor(environment.secret_values(values))
+    _configure_logging(redactor, "WARNING")
+    role = values.get("WATCHER_APP_ROLE", environment.DEFAULT_APP_ROLE)
+    return scan(role, values.get("DYNO"), clock, redactor, args.file, args.json)
+
+
+def scan(
+    app_role: str,
+    own_dyno: str | None,
+    clock: Clock,
+    redactor: Redactor,
+    source: str,
+    as_json: bool,
+) -> int:
     """`watcher scan`: counts per pattern in an exported log; exits with the worst state found."""
     from checks.log_patterns import LogMatcher, catalogue
     from checks.log_tally import LogTally
     from watcher import scan as scanning
 
-    matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
+    matcher = LogMatcher(catalogue(app_role), own_dyno)
     tally = LogTally()
     try:
         if source == "-":
@@ -126,7 +153,7 @@ def scan(settings: Settings, clock: Clock, redactor: Redactor, source: str, as_j
             scanning.scan(scanning.windows(stream), matcher, tally, clock.now())
         else:
             scanning.scan_file(source, matcher, tally, clock.now())
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(redactor(f"watcher scan: cannot read {source}: {reason}"), file=sys.stderr)
         return EXIT_UNKNOWN

@@ -23,10 +23,6 @@ _CHECK_GAUGES: dict[tuple[str, str], tuple[str, str]] = {
         "watcher_pg_plan_connection_limit",
         "the plan's connection limit (Connections: N/M)",
     ),
-    ("pg_info", "rate_limit_remaining"): (
-        "watcher_heroku_rate_limit_remaining",
-        "Heroku Platform API RateLimit-Remaining",
-    ),
     ("tables", "tables"): ("watcher_public_tables", "tables in schema public"),
     ("tables", "baseline"): ("watcher_public_tables_baseline", "table count baseline"),
 }
@@ -71,12 +67,28 @@ class Metrics:
         self._values = {
             key: Gauge(name, text, registry=registry) for key, (name, text) in _CHECK_GAUGES.items()
         }
+        self._heroku_rate_limit = Gauge(
+            "watcher_heroku_rate_limit_remaining",
+            "Heroku Platform API RateLimit-Remaining, as last answered",
+            registry=registry,
+        )
         Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
             version
         ).set(1)
 
-    def observe(self, reports: Iterable[CheckReport], at: datetime) -> None:
-        """Record one run; a value a check did not report keeps its last known value."""
+    def observe(
+        self,
+        reports: Iterable[CheckReport],
+        at: datetime,
+        heroku_rate_limit_remaining: int | None = None,
+    ) -> None:
+        """Record one run; a value a check did not report keeps its last known value.
+
+        The Heroku rate limit comes from the client, not a check: it is current even when
+        the check failed on a 429.
+        """
+        if heroku_rate_limit_remaining is not None:
+            self._heroku_rate_limit.set(heroku_rate_limit_remaining)
         for report in reports:
             name, values = report.name, report.result.metrics
             self._state.labels(name).set(report.result.state.value)

@@ -71,8 +71,15 @@ def to_table(report: RunReport, colour: bool) -> str:
     for c in report.checks:
         state = c.result.state
         padding = " " * (9 - len(state.name))
-        rows.append(f"{_paint(state, colour)}{padding} {c.name:<{width}}  {c.result.summary}")
+        rows.append(
+            f"{_paint(state, colour)}{padding} {c.name:<{width}}  {printable(c.result.summary)}"
+        )
     return "\n".join(rows)
+
+
+def printable(text: str) -> str:
+    """Text for a terminal: log lines and titles can carry escapes that rewrite the screen."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _paint(state: State, colour: bool) -> str:

@@ -15,6 +15,7 @@ from checks.log_line import parse
 from checks.log_patterns import LogMatcher
 from checks.log_tally import LogTally
 from checks.result import State, worst
+from watcher.report import printable
 
 CHUNK_BYTES = 8 << 20
 # Heroku splits lines over 10,000 bytes: text this long without a newline is no log line, and
@@ -159,6 +160,6 @@ def to_table(data: dict[str, Any], tally: LogTally) -> str:
     for p in data["patterns"]:
         rows.append(
             f"{p['state']:<9} {p['id']:<21} {p['count']:>7}  {p['first'] or '-':<20}"
-            f"  {p['last'] or '-':<20}  {(p['sample'] or '')[:160]}"
+            f"  {p['last'] or '-':<20}  {printable((p['sample'] or '')[:160])}"
         )
     return "\n".join(rows)

@@ -217,3 +217,20 @@ def test_a_role_with_capitals_still_matches() -> None:
     line = f'{T} app[web.1]: FATAL:  role "Raptor_App" does not exist'
     assert [x.pattern.id for x in m.match(parse(line), CUTOVER)] == ["role_missing"]
     assert [x.pattern.id for x in m.match_block(line.encode() + b"\n", CUTOVER)] == ["role_missing"]
+
+
+def test_restart_markers_match_in_any_case() -> None:
+    m = matcher()
+    lines = [
+        event(0, "stopping all processes with sigterm"),
+        event(60, "STOPPING ALL PROCESSES WITH SIGTERM"),
+        event(120, "Stopping All Processes With SIGTERM"),
+    ]
+    assert [ids(x, m) for x in lines] == [[], [], ["restart_loop"]]
+    m = matcher()
+    assert [ids(x, m) for x in (event(0, "cycling"), sigterm(1), sigterm(2), sigterm(3))] == [
+        [],
+        [],
+        [],
+        [],
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -98,12 +99,28 @@ def test_a_match_older_than_30_minutes_no_longer_counts(
     assert run(heroku).state == State.OK
 
 
-def test_warning_pattern_and_event_stream(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
-    logplex.content_type = EVENTS
+def test_warning_pattern_names_what_it_means_without_a_sop(
+    heroku: FakeHeroku, logplex: FakeLogplex
+) -> None:
     logplex.history = [*quiet_history(), at(2, "heroku[web.1]: Error R14 (Memory quota exceeded)")]
     result = run(heroku)
     assert result.state == State.WARNING
     assert [f.id for f in result.findings] == ["logs.memory"]
+    assert "(a dyno is over its memory quota)" in result.summary and "SOP -" not in result.summary
+
+
+def test_fir_keeps_no_history_and_says_so_at_once(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
+    logplex.content_type = EVENTS
+    logplex.tail = True  # Fir always tails
+    started = time.monotonic()
+    with pytest.raises(CheckError, match=r"keeps no history: only the follower of `watcher run`"):
+        run(heroku, budget=8)
+    assert time.monotonic() - started < 2
+
+
+def test_a_quiet_app_reaches_back_from_now(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
+    logplex.history = [at(180 - m, "app[web.1]: GET / 200") for m in range(10)]
+    assert "they reach back 180 min;" in run(heroku).summary + ";"
 
 
 def test_short_history_says_older_lines_are_gone(heroku: FakeHeroku, logplex: FakeLogplex) -> None:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
@@ -32,6 +33,14 @@ BREAKAGES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 3, as the watcher's own do: 2 would read as CRITICAL."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(3, f"{self.prog}: error: {message}\n")
+
+
 def _server() -> contextlib.AbstractContextManager[PgServer]:
     """WATCHER_TEST_DATABASE_URL (a superuser URL) if set, as the tests do; else a throwaway one."""
     url = os.environ.get("WATCHER_TEST_DATABASE_URL")
@@ -39,7 +48,7 @@ def _server() -> contextlib.AbstractContextManager[PgServer]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scripts/try-locally",
         description="watcher once against a throwaway PostgreSQL and local stand-ins for /healthz,"
         " Sentry, Heroku and Logplex; "
@@ -148,7 +157,8 @@ def main(argv: list[str]) -> int:
             db.execute(*(BREAKAGES[b].format(role=db.app_role) for b in args.breakages))
             with baseline_taken as cwd:
                 command = [sys.executable, "-m", "watcher", "once", *once_args]
-                print("$ watcher once", *once_args, flush=True)
+                # On stderr, so `-- --json | jq` reads only the JSON.
+                print("$ watcher once", *once_args, file=sys.stderr, flush=True)
                 return subprocess.run(command, env=env, cwd=cwd, check=False).returncode
 
 

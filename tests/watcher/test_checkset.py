@@ -15,7 +15,7 @@ from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.heroku import FakeHeroku
-from tests.fakes.http import closed_port
+from tests.fakes.http import closed_port, json_reply
 from tests.fakes.sentry import FakeSentry
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, WatchedDatabase
@@ -258,3 +258,23 @@ def test_pg_info_against_the_fake_heroku_keeps_the_addon_between_checks(
     assert report.result.state == State.CRITICAL  # 21 of the SOP's 25
     assert [f.id for f in report.result.findings] == ["pg_info.connections"]
     assert heroku_fake.TOKEN not in report.result.summary
+
+
+def test_the_heroku_rate_limit_is_read_from_the_client_after_a_429(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with FakeHeroku() as heroku, httpx.Client() as http:
+        heroku.add_postgres()
+        heroku.rate_limit_remaining = 1  # this request takes the last token
+        heroku.failures = [
+            json_reply({"id": "rate_limit", "message": "slow down"}, 429, **{"Retry-After": "600"})
+        ]
+        monkeypatch.setenv("HEROKU_API_KEY", heroku_fake.TOKEN)
+        monkeypatch.setenv("WATCHER_HEROKU_API_URL", heroku.url)
+        monkeypatch.setenv("WATCHER_HEROKU_DATA_API_URL", heroku.url)
+        settings = load_settings()
+        checkset = CheckSet(settings, StateStore.from_url("sqlite:///s.db"), FakeClock(), http)
+        assert checkset.heroku_rate_limit_remaining is None
+        (report,) = run_checks(checkset.planned(["pg_info"]), 5, FakeClock(), Redactor([]))
+    assert report.result.state == State.UNKNOWN
+    assert checkset.heroku_rate_limit_remaining == 0

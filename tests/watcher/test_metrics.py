@@ -97,10 +97,11 @@ def test_pg_info_values_map_to_the_pg_gauges() -> None:
         "connections": 9.0,
         "connection_limit": 25.0,
         "plan_connection_limit": 120.0,
-        "rate_limit_remaining": 4321.0,
     }
     Metrics(registry, "0.1.0").observe(
-        [CheckReport("pg_info", "7.2, 7.3", Result.from_findings([], "", metrics), 0.1)], CUTOVER
+        [CheckReport("pg_info", "7.2, 7.3", Result.from_findings([], "", metrics), 0.1)],
+        CUTOVER,
+        heroku_rate_limit_remaining=4321,
     )
     value = registry.get_sample_value
     assert value("watcher_pg_available") == 1
@@ -108,3 +109,12 @@ def test_pg_info_values_map_to_the_pg_gauges() -> None:
     assert value("watcher_pg_connection_limit") == 25
     assert value("watcher_pg_plan_connection_limit") == 120
     assert value("watcher_heroku_rate_limit_remaining") == 4321
+
+
+def test_rate_limit_is_current_even_when_the_check_failed() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.observe([], CUTOVER, heroku_rate_limit_remaining=4499)
+    failed = CheckReport("pg_info", "7.2, 7.3", Result.unknown("rate limited (HTTP 429)"), 8.0)
+    metrics.observe([failed], CUTOVER, heroku_rate_limit_remaining=0)
+    assert registry.get_sample_value("watcher_heroku_rate_limit_remaining") == 0

@@ -143,3 +143,50 @@ def test_endless_text_without_newlines_stays_bounded() -> None:
     sizes = [w.end - w.start for w in windows(garbage, 1 << 16)]
     assert max(sizes) <= MAX_LINE_BYTES + (1 << 16) + 1
     assert sum(sizes) == MAX_LINE_BYTES * 3 + 10 + len(sizes)  # every byte, one newline each
+
+
+def test_corrupt_gzip_exits_3_with_one_line(tmp_path: Path) -> None:
+    good = gzip.compress(LOG.encode() * 50)
+    corrupt = good[:10] + bytes(b ^ 0x5A for b in good[10:200]) + good[200:]
+    (tmp_path / "corrupt.gz").write_bytes(corrupt)
+    done = watcher("corrupt.gz", cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.decode().count("\n") == 1
+    assert b"cannot read corrupt.gz" in done.stderr
+
+
+def test_control_characters_in_samples_do_not_reach_the_terminal(tmp_path: Path) -> None:
+    (tmp_path / "esc.log").write_bytes(
+        f"{T} app[web.1]: sqlite \x1b]0;pwned\x07 \x1b[2J done\rFAKE\n".encode()
+    )
+    table = watcher("esc.log", cwd=tmp_path).stdout
+    assert b"\x1b" not in table and b"\x07" not in table and b"\r" not in table
+    data = json.loads(watcher("esc.log", "--json", cwd=tmp_path).stdout)
+    assert "\x1b]0;pwned" in data["patterns"][2]["sample"]  # JSON keeps the data, escaped
+
+
+def test_scan_needs_only_its_own_settings(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("WATCHER_APP_ROLE=Raptor_App\n")
+    (tmp_path / "r.log").write_text(f'{T} app[web.1]: FATAL:  role "Raptor_App" does not exist\n')
+    done = watcher("r.log", "--json", cwd=tmp_path, WATCHER_PG_CONNECTION_LIMIT="abc")
+    assert done.returncode == 2  # an unrelated bad setting does not stop a scan
+    assert json.loads(done.stdout)["patterns"][1]["count"] == 1
+
+
+def test_secrets_in_scanned_lines_are_masked(tmp_path: Path) -> None:
+    (tmp_path / "s.log").write_text(
+        f"{T} app[web.1]: sqlite fallback, DATABASE_URL=postgres://u:Pw-8c1e9@db/raxx\n"
+    )
+    done = watcher("s.log", cwd=tmp_path, DATABASE_URL="postgres://u:Pw-8c1e9@db/raxx")
+    assert b"Pw-8c1e9" not in done.stdout + done.stderr
+    assert b"[redacted]" in done.stdout
+
+
+def test_unreadable_dotenv_stops_a_scan_with_exit_3(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"WATCHER_APP_ROLE=\xff\n")
+    (tmp_path / "ok.log").write_text(f"{T} app[web.1]: GET / 200\n")
+    done = watcher("ok.log", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        3,
+        b"configuration error: .env cannot be read (UnicodeDecodeError)\n",
+    )
