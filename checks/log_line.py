@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from checks.times import parse_aware
+
 # Loose on purpose: lines arrive without a timestamp now and then, and other exports differ.
 _LINE = re.compile(
     r"^(?:(?P<ts>\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d))\s+)?"
@@ -30,15 +32,5 @@ def parse(raw: str) -> LogLine:
     line = raw.rstrip("\r\n")
     found = _LINE.match(line)
     if found is None:
-        return LogLine(line, _timestamp(line.split(" ", 1)[0]), None, None, line)
-    return LogLine(line, _timestamp(found["ts"]), found["source"], found["dyno"], found["message"])
-
-
-def _timestamp(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+        return LogLine(line, parse_aware(line.split(" ", 1)[0]), None, None, line)
+    return LogLine(line, parse_aware(found["ts"]), found["source"], found["dyno"], found["message"])

@@ -8,7 +8,8 @@ from typing import Any
 
 from checks.clock import Clock
 from checks.result import Finding, Result, State
-from checks.sentry_api import SentryApi, parse_time
+from checks.sentry_api import SentryApi
+from checks.times import parse_aware
 
 NAME = "sentry"
 SOP = "5.5, 7.1, 7.3, 7.4"
@@ -79,7 +80,7 @@ def check(
 
 def _is_new(issue: dict[str, Any], since: datetime) -> bool:
     # The API's window is about events, not first sight: check firstSeen ourselves.
-    first_seen = parse_time(issue.get("firstSeen"))
+    first_seen = parse_aware(issue.get("firstSeen"))
     status = issue.get("status", "unresolved")
     return first_seen is not None and first_seen >= since and status == "unresolved"
 

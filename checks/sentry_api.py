@@ -11,6 +11,7 @@ import httpx
 
 from checks.clock import Clock
 from checks.http_api import Api, ApiError, json_body, retry_after_header
+from checks.times import parse_aware
 
 NAME = "Sentry API"
 PAGE_SIZE = 100
@@ -149,21 +150,10 @@ def _is_issue(item: object) -> bool:
     return (
         isinstance(item, dict)
         and isinstance(item.get("id"), str | int)
-        and parse_time(item.get("firstSeen")) is not None
+        and parse_aware(item.get("firstSeen")) is not None
     )
 
 
 def _reaches_before(batch: list[dict[str, Any]], since: datetime) -> bool:
-    seen = [parse_time(i.get("firstSeen")) for i in batch]
+    seen = [parse_aware(i.get("firstSeen")) for i in batch]
     return any(t is not None and t < since for t in seen)
-
-
-def parse_time(value: object) -> datetime | None:
-    """Sentry's `2026-05-16T14:35:10.123000Z`, or None if it is not a time."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
