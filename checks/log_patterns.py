@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import re2
 
-from checks.log_line import LogLine, parse
+from checks.log_line import LogLine
 from checks.result import State
 
 APP, PLATFORM = "app", "heroku"
@@ -176,11 +176,6 @@ class LogMatcher:
             found.append(data[line_start:line_end])
             at = self._search(data, line_end, end)
         return found
-
-    def match_block(self, block: bytes, received_at: datetime) -> Iterator[Match]:
-        """Every match in a block of whole lines."""
-        for raw in self.candidates(block):
-            yield from self.match(parse(raw.decode("utf-8", "replace")), received_at)
 
     def match(self, line: LogLine, received_at: datetime) -> Iterator[Match]:
         """The patterns one line matches under the catalogue's rules."""

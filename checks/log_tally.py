@@ -59,10 +59,3 @@ class LogTally:
             return 0
         start = int(since.timestamp()) // _MINUTE
         return sum(n for minute, n in counts.minutes.items() if minute >= start)
-
-    def forget_before(self, cutoff: datetime) -> None:
-        """Drop minute buckets older than `cutoff`; totals, first and last stay."""
-        start = int(cutoff.timestamp()) // _MINUTE
-        for counts in self.patterns.values():
-            for minute in [m for m in counts.minutes if m < start]:
-                del counts.minutes[minute]

@@ -24,8 +24,13 @@ def ids(text: str, m: LogMatcher | None = None) -> list[str]:
 
 
 def block_ids(text: str, m: LogMatcher | None = None) -> list[str]:
+    """The block path `watcher scan` takes: candidate lines first, then the rules."""
     m = m or matcher()
-    return [match.pattern.id for match in m.match_block(text.encode(), CUTOVER)]
+    return [
+        match.pattern.id
+        for raw in m.candidates(text.encode())
+        for match in m.match(parse(raw.decode()), CUTOVER)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +221,7 @@ def test_a_role_with_capitals_still_matches() -> None:
     m = LogMatcher(catalogue("Raptor_App"))
     line = f'{T} app[web.1]: FATAL:  role "Raptor_App" does not exist'
     assert [x.pattern.id for x in m.match(parse(line), CUTOVER)] == ["role_missing"]
-    assert [x.pattern.id for x in m.match_block(line.encode() + b"\n", CUTOVER)] == ["role_missing"]
+    assert block_ids(line + "\n", m) == ["role_missing"]
 
 
 def test_restart_markers_match_in_any_case() -> None:

@@ -56,12 +56,3 @@ def test_lines_and_their_span() -> None:
         CUTOVER - timedelta(minutes=5),
         CUTOVER + timedelta(minutes=30),
     )
-
-
-def test_forget_before_keeps_totals() -> None:
-    tally = LogTally()
-    for minutes in (0, 100):
-        record(tally, f"{stamp(minutes)} app[web.1]: sqlite")
-    tally.forget_before(CUTOVER + timedelta(minutes=50))
-    assert tally.count_since("sqlite", CUTOVER) == 1
-    assert tally.patterns["sqlite"].total == 2
