@@ -11,10 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from checks.clock import SystemClock
 from checks.database import Database, DatabaseOptions
 from tests.fakes.healthz import FakeHealthz
+from tests.fakes.slack import FakeSlack
+from tests.support.alertmanager import Alertmanager
 from tests.support.clock import FakeClock
 from tests.support.postgres import (
     PgServer,
@@ -117,3 +120,26 @@ def clock() -> FakeClock:
 def healthz_server() -> Iterator[FakeHealthz]:
     with FakeHealthz() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def alertmanager() -> Iterator[Alertmanager]:
+    """One real Alertmanager for the session: filter `alerts()` by a label unique to the test."""
+    with Alertmanager() as server:
+        yield server
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+# Property-based tests (issue 7): the same examples on every run, so CI never fails on a new
+# draw that nobody can reproduce; no example database, so nothing outside the repo changes
+# what runs. HYPOTHESIS_PROFILE=explore searches wider and at random while developing.
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, max_examples=150, print_blob=True
+)
+settings.register_profile("explore", deadline=None, max_examples=2000, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

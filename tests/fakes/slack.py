@@ -1,0 +1,306 @@
+"""Slack's Web API as slack_sdk's `WebClient(token=TOKEN, base_url=fake.url + "/api/")` calls it.
+
+Methods: `chat.postMessage`, `chat.update` and `auth.test`, always POST. slack_sdk sends the
+chat methods as a JSON body and `auth.test` form-encoded, the token in `Authorization: Bearer`;
+both encodings are accepted here (a form's `blocks` is a JSON string, as Slack takes it).
+Errors are Slack's: HTTP 200 with `{"ok": false, "error": ...}`, except rate limiting (429 with
+`Retry-After`) and outages (5xx). Only a successful call records or edits a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.fakes.http import MAX_DELAY, FakeServer, Reply, Request, json_reply
+
+TOKEN = "xoxb-fake-1234567890-0987654321-c0ffeeFakeSlackT0ken"
+CHANNEL = "#ops-alerts"
+CHANNEL_ID = "C0OPSALRT"
+BOT_USER = "U0WATCHER"
+BOT_ID = "B0WATCHER"
+# The first message's ts; each later one is 100 microseconds on, so ts is strictly increasing.
+_FIRST_TS_MICROS = 1_747_405_862_000_100
+# What Slack documents for `text`: longer messages are rejected or cut.
+MAX_TEXT = 40_000
+
+
+@dataclass
+class Call:
+    """One API call, decoded from either encoding: what a `fail_when` predicate sees."""
+
+    method: str
+    args: dict[str, Any]
+    request: Request
+
+
+@dataclass
+class Edit:
+    """One successful `chat.update`; None for a field the update did not send."""
+
+    text: str | None
+    blocks: list[Any] | None
+
+
+@dataclass
+class Posted:
+    """A message as first posted; `edits` are the later updates, oldest first."""
+
+    channel: str
+    ts: str
+    text: str | None
+    blocks: list[Any] | None
+    thread_ts: str | None
+    edits: list[Edit] = field(default_factory=list)
+
+    @property
+    def current_text(self) -> str | None:
+        """The text the channel shows now, after the edits."""
+        return next((e.text for e in reversed(self.edits) if e.text is not None), self.text)
+
+    @property
+    def current_blocks(self) -> list[Any] | None:
+        """The blocks the channel shows now, after the edits."""
+        found = (e.blocks for e in reversed(self.edits) if e.blocks is not None)
+        return next(found, self.blocks)
+
+    def api(self) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": BOT_ID,
+            "ts": self.ts,
+            "text": self.current_text or "",
+        }
+        if self.current_blocks is not None:
+            message["blocks"] = self.current_blocks
+        if self.thread_ts is not None:
+            message["thread_ts"] = self.thread_ts
+        if self.edits:
+            message["edited"] = {"user": BOT_USER, "ts": self.ts}
+        return message
+
+
+class FakeSlack(FakeServer):
+    """The Web API; failures are answered in this order: `fail_next`, `outage`, `fail_when`."""
+
+    def __init__(self, channels: dict[str, str] | None = None) -> None:
+        # Channel names (without `#`) to ids; a name not here is `channel_not_found`, as in Slack.
+        self.channels = {"ops-alerts": CHANNEL_ID} if channels is None else dict(channels)
+        self.messages: list[Posted] = []
+        self.failures: list[Reply] = []
+        self.outage = False
+        self.fail_when: Callable[[Call], Reply | None] | None = None
+        # Seconds before a successful answer goes out, after the message is recorded: a client
+        # that times out then does not know Slack posted it.
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._next_ts = _FIRST_TS_MICROS
+        super().__init__(self._answer)
+
+    def __enter__(self) -> FakeSlack:
+        super().__enter__()
+        return self
+
+    @property
+    def api_url(self) -> str:
+        """WebClient's `base_url`."""
+        return f"{self.url}/api/"
+
+    # -- what tests read ---------------------------------------------------------------
+
+    def top_level(self) -> list[Posted]:
+        """Messages posted to a channel, not in a thread."""
+        with self._lock:
+            return [m for m in self.messages if m.thread_ts is None]
+
+    def replies(self, ts: str) -> list[Posted]:
+        """Messages posted in the thread of the message `ts`."""
+        with self._lock:
+            return [m for m in self.messages if m.thread_ts == ts]
+
+    def calls(self, method: str) -> list[Request]:
+        """Requests received for one API method (answered successfully or not)."""
+        return [r for r in self.requests if r.path == f"/api/{method}"]
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Poll `predicate` until true; fail the test after `timeout` seconds."""
+        deadline = time.monotonic() + min(timeout, MAX_DELAY)
+        while not predicate():
+            if time.monotonic() > deadline:
+                with self._lock:
+                    texts = [m.current_text for m in self.messages]
+                raise AssertionError(f"Slack fake: condition not met in {timeout} s; got {texts}")
+            time.sleep(0.05)
+
+    # -- failure injection -------------------------------------------------------------
+
+    def fail_next(self, *replies: Reply) -> None:
+        """Answer the next calls with these replies, one per call, before normal service."""
+        with self._lock:
+            self.failures.extend(replies)
+
+    @staticmethod
+    def error(code: str) -> Reply:
+        """Slack's ordinary failure: HTTP 200, `ok: false`."""
+        return json_reply({"ok": False, "error": code})
+
+    @staticmethod
+    def ratelimited(retry_after: int = 1) -> Reply:
+        return json_reply(
+            {"ok": False, "error": "ratelimited"}, 429, **{"Retry-After": str(retry_after)}
+        )
+
+    @staticmethod
+    def unavailable(status: int = 503) -> Reply:
+        """An outage answers from the edge with an HTML page, not the API's JSON."""
+        page = f"<html><body><h1>{status} Service Unavailable</h1></body></html>"
+        return Reply(status, page, {"Content-Type": "text/html; charset=utf-8"})
+
+    @staticmethod
+    def reject_long_text(limit: int = MAX_TEXT) -> Callable[[Call], Reply | None]:
+        """A `fail_when` that answers `msg_too_long` for text over `limit` characters."""
+
+        def check(call: Call) -> Reply | None:
+            text = call.args.get("text")
+            too_long = isinstance(text, str) and len(text) > limit
+            return FakeSlack.error("msg_too_long") if too_long else None
+
+        return check
+
+    @staticmethod
+    def reject_blocks() -> Callable[[Call], Reply | None]:
+        """A `fail_when` that answers `invalid_blocks` to any call carrying blocks."""
+
+        def check(call: Call) -> Reply | None:
+            return FakeSlack.error("invalid_blocks") if call.args.get("blocks") else None
+
+        return check
+
+    # -- the API -----------------------------------------------------------------------
+
+    def _answer(self, request: Request) -> Reply:
+        with self._lock:
+            if self.failures:
+                return self.failures.pop(0)
+        if self.outage:
+            return self.unavailable()
+        if request.method != "POST" or not request.path.startswith("/api/"):
+            return json_reply({"ok": False, "error": "unknown_method"}, 404)
+        try:
+            args = _decode(request)
+        except ValueError:
+            return self.error("invalid_json")
+        call = Call(request.path.removeprefix("/api/"), args, request)
+        token = _token(request, args)
+        if token is None:
+            return self.error("not_authed")
+        if token != TOKEN:
+            return self.error("invalid_auth")
+        if self.fail_when is not None and (reply := self.fail_when(call)) is not None:
+            return reply
+        handler = {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post,
+            "chat.update": self._update,
+        }.get(call.method)
+        if handler is None:
+            return self.error("unknown_method")
+        return handler(args)
+
+    def _ok(self, body: dict[str, Any]) -> Reply:
+        """A successful answer, late by `delay`."""
+        return Reply(200, {"ok": True, **body}, {"Content-Type": "application/json"}, self.delay)
+
+    def _auth_test(self, args: dict[str, Any]) -> Reply:
+        return self._ok(
+            {
+                "url": "https://raxx.slack.com/",
+                "team": "raxx",
+                "user": "cutover-watcher",
+                "team_id": "T0RAXX",
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+            }
+        )
+
+    def _post(self, args: dict[str, Any]) -> Reply:
+        channel = self._channel_id(args.get("channel"))
+        if channel is None:
+            return self.error("channel_not_found")
+        blocks = args.get("blocks")
+        if blocks is not None and not isinstance(blocks, list):
+            return self.error("invalid_blocks_format")
+        text = args.get("text")
+        if not text and not blocks and not args.get("attachments"):
+            return self.error("no_text")
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        with self._lock:
+            ts = f"{self._next_ts // 1_000_000}.{self._next_ts % 1_000_000:06d}"
+            self._next_ts += 100
+            message = Posted(channel, ts, text, blocks, thread_ts)
+            self.messages.append(message)
+        return self._ok({"channel": channel, "ts": ts, "message": message.api()})
+
+    def _update(self, args: dict[str, Any]) -> Reply:
+        channel = args.get("channel")
+        # chat.update takes the channel id from the post's answer; a name is not found.
+        if channel not in self.channels.values():
+            return self.error("channel_not_found")
+        blocks = args.get("blocks")
+        if blocks is not None and not isinstance(blocks, list):
+            return self.error("invalid_blocks_format")
+        with self._lock:
+            found = [m for m in self.messages if m.channel == channel and m.ts == args.get("ts")]
+            if not found:
+                return self.error("message_not_found")
+            message = found[0]
+            message.edits.append(Edit(args.get("text"), blocks))
+        return self._ok(
+            {
+                "channel": channel,
+                "ts": message.ts,
+                "text": message.current_text or "",
+                "message": message.api(),
+            }
+        )
+
+    def _channel_id(self, channel: object) -> str | None:
+        if not isinstance(channel, str):
+            return None
+        if channel in self.channels.values():
+            return channel
+        return self.channels.get(channel.removeprefix("#"))
+
+
+def _decode(request: Request) -> dict[str, Any]:
+    """The call's arguments from a JSON or form body; raises ValueError on a bad body."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        args = json.loads(request.body or b"{}")
+        if not isinstance(args, dict):
+            raise ValueError("not an object")
+    else:
+        form = parse_qs(request.body.decode(), keep_blank_values=True)
+        args = {name: values[-1] for name, values in form.items()}
+        args.update({name: values[-1] for name, values in request.query.items()})
+    if isinstance(args.get("blocks"), str):
+        # Slack takes blocks as a JSON string too; one that does not parse stays a string.
+        with contextlib.suppress(json.JSONDecodeError):
+            args["blocks"] = json.loads(args["blocks"])
+    return args
+
+
+def _token(request: Request, args: dict[str, Any]) -> str | None:
+    """The bearer token, or (older clients) a `token` argument."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value
+    token = args.get("token")
+    return token if isinstance(token, str) else None
