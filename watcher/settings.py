@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = None
     pushgateway_url: str | None = None
+    # The alert lifecycle (SPEC 4); the defaults are the SPEC's.
+    fire_after: int = Field(2, ge=1, le=100)
+    resolve_after: int = Field(2, ge=1, le=100)
+    reminder_interval: float = Field(1800, gt=0)
+    blind_after: int = Field(3, ge=1, le=100)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     # Set by Heroku on every dyno: lines of the watcher's own dyno are never matched.
     own_dyno: str | None = Field(None, validation_alias="DYNO")
@@ -132,9 +137,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_state_url(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
+        if url.startswith(("postgresql://", "postgres://")):
+            _database_url(value)
+            return value
         if not url.startswith("sqlite:///"):
-            # The PostgreSQL store is part of the alerting work (SPEC 7); until then, say so.
-            raise ValueError("must be sqlite:///PATH (the PostgreSQL state store is not built yet)")
+            raise ValueError("must be sqlite:///PATH or a postgresql:// URL")
         if url.removeprefix("sqlite:///") in ("", ":memory:"):
             # A store that forgets would make every run a "first observation".
             raise ValueError("must name a file to keep the state in, not memory")

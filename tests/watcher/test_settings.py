@@ -163,7 +163,10 @@ def test_unreadable_dotenv_is_a_configuration_error(tmp_path: Path) -> None:
         ("WATCHER_CHECK_TIMEOUT", "-1", "WATCHER_CHECK_TIMEOUT"),
         ("WATCHER_CUTOVER_AT", "yesterday", "WATCHER_CUTOVER_AT"),
         ("WATCHER_CUTOVER_AT", "2026-06-01T09:00:00", "WATCHER_CUTOVER_AT"),
-        ("WATCHER_STATE_URL", "postgresql://w:Sup3rSecretPw@db/state", "WATCHER_STATE_URL"),
+        ("WATCHER_STATE_URL", "mysql://w:Sup3rSecretPw@db/state", "WATCHER_STATE_URL"),
+        ("WATCHER_STATE_URL", "postgresql://w:Sup3rSecretPw@db:port/state", "WATCHER_STATE_URL"),
+        ("WATCHER_FIRE_AFTER", "0", "WATCHER_FIRE_AFTER"),
+        ("WATCHER_REMINDER_INTERVAL", "-5", "WATCHER_REMINDER_INTERVAL"),
         ("WATCHER_EXPECTED_TABLES", "thirty-five", "WATCHER_EXPECTED_TABLES"),
         ("PORT", "http", "PORT"),
         (
@@ -217,3 +220,18 @@ def test_secrets_are_hidden_and_listed_for_redaction(monkeypatch: pytest.MonkeyP
     assert {"heroku-key-0001", "xoxb-slack-0002", "db-pass%2F0003", "db-pass/0003"} <= set(
         s.secrets()
     )
+
+
+def test_a_postgresql_state_store_is_accepted_and_its_password_is_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WATCHER_STATE_URL", "postgresql://w:Sup3rSecretPw@db.internal/state")
+    settings = load_settings()
+    assert settings.state_url.get_secret_value().startswith("postgresql://")
+    assert "Sup3rSecretPw" in settings.secrets()
+
+
+def test_alert_thresholds_default_to_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.fire_after, settings.resolve_after, settings.blind_after) == (2, 2, 3)
+    assert settings.reminder_interval == 1800

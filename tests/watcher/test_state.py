@@ -1,15 +1,256 @@
-"""The SQLite state store: baselines kept once, across runs, and failures as errors."""
+"""The state store: the same behaviour in SQLite and PostgreSQL, and each one's failures."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.support.clock import CUTOVER
-from watcher.state import StateStore, StateStoreError
+from tests.support.postgres import PgServer
+from watcher.state import (
+    FIRING,
+    AlertChange,
+    AlertEvent,
+    AlertRecord,
+    HistoryRow,
+    Mark,
+    Message,
+    StateStore,
+    StateStoreError,
+)
+
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """Each backend, empty: a file, or a fresh database on the test server."""
+    if request.param == "sqlite":
+        kept = StateStore.sqlite(str(tmp_path / "state.db"))
+        yield kept
+        kept.close()
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    admin = server.admin()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    kept = StateStore.from_url(_db_url(server, name))
+    try:
+        yield kept
+    finally:
+        kept.close()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+def _db_url(server: PgServer, name: str) -> str:
+    return server.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _alert(alert_id: str = "grants.table_privileges", **changes: object) -> AlertRecord:
+    base = AlertRecord(
+        alert_id, "grants", "CRITICAL", FIRING, "raptor_app lacks INSERT on users", CUTOVER, CUTOVER
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_first_baseline_wins(store: StateStore) -> None:
+    assert store.baseline("tables") is None
+    store.keep_baseline("tables", "35", CUTOVER)
+    store.keep_baseline("tables", "36", CUTOVER)
+    kept = store.baseline("tables")
+    assert kept is not None
+    assert (kept.value, kept.observed_at) == ("35", CUTOVER)
+
+
+def test_watch_start_is_kept_once(store: StateStore) -> None:
+    assert store.watch_start() is None
+    assert store.keep_watch_start(CUTOVER) == CUTOVER
+    assert store.keep_watch_start(CUTOVER.replace(hour=20)) == CUTOVER
+    assert store.watch_start() == CUTOVER
+    store.set_watch_value("slack_health", "invalid_auth")
+    store.set_watch_value("slack_health", "channel_not_found")
+    assert store.watch_value("slack_health") == "channel_not_found"
+    store.set_watch_value("slack_health", None)
+    assert store.watch_value("slack_health") is None
+
+
+def test_an_alert_change_is_kept_with_its_messages_and_events(store: StateStore) -> None:
+    fired = _alert(fired_at=CUTOVER, bad_streak=1)
+    kept = store.change_alert(
+        fired.id,
+        lambda old: AlertChange(
+            fired,
+            [Message("post", {"text": "fire"})],
+            [AlertEvent(fired.id, "fired", "CRITICAL", fired.summary, CUTOVER)],
+        ),
+    )
+    assert kept is not None and kept.message_id is not None
+    assert store.alert(fired.id) == kept
+    later = CUTOVER + 30 * MINUTE
+    store.change_alert(
+        fired.id,
+        lambda old: AlertChange(
+            replace(old, reminded_at=later, last_seen=later),  # type: ignore[type-var]
+            [Message("reply", {"text": "still"})],
+        ),
+    )
+    post, reply = store.messages()
+    assert (post.kind, post.alert_id, post.payload) == ("post", fired.id, {"text": "fire"})
+    assert (reply.kind, reply.parent_id) == ("reply", post.id)
+    assert store.alert(fired.id).reminded_at == later  # type: ignore[union-attr]
+    assert [e.event for e in store.alert_events()] == ["fired"]
+    assert store.alerts() == [store.alert(fired.id)]
+
+
+def test_deciding_nothing_changes_nothing(store: StateStore) -> None:
+    assert store.change_alert("healthz.timeout", lambda old: None) is None
+    assert store.alert("healthz.timeout") is None
+    assert store.messages() == []
+
+
+def test_a_failed_decision_keeps_nothing(store: StateStore) -> None:
+    def broken(old: AlertRecord | None) -> AlertChange:
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        store.change_alert("healthz.timeout", broken)
+    assert store.alert("healthz.timeout") is None
+
+
+def test_outbox_life_of_a_message(store: StateStore) -> None:
+    (first, second) = store.enqueue(
+        [Message("post", {"text": "4-hour result"}), Message("post", {"text": "8-hour mark"})],
+        CUTOVER,
+    )
+    assert [m.id for m in store.due(CUTOVER)] == [first, second]
+    store.mark_retry(first, CUTOVER + MINUTE, "ratelimited")
+    assert [m.id for m in store.due(CUTOVER)] == [second]
+    assert store.next_attempt() == CUTOVER
+    store.mark_sent(second, CUTOVER, "C0OPS", "1747405862.000100")
+    assert store.next_attempt() == CUTOVER + MINUTE
+    sent = store.message(second)
+    assert sent is not None and (sent.status, sent.posted_ts, sent.attempts) == (
+        "sent",
+        "1747405862.000100",
+        1,
+    )
+    store.mark_failed(first, "channel_not_found")
+    assert store.outbox_counts() == {"sent": 1, "failed": 1}
+    assert store.due(CUTOVER + MINUTE) == []
+    assert store.requeue_failed(["invalid_auth"], CUTOVER) == 0
+    assert store.requeue_failed(["channel_not_found"], CUTOVER) == 1
+    assert [m.id for m in store.due(CUTOVER)] == [first]
+
+
+def test_a_mark_is_posted_once(store: StateStore) -> None:
+    mark = Mark("4h", CUTOVER + timedelta(hours=4), CUTOVER + timedelta(hours=4), late=False)
+    assert store.post_mark(mark, [Message("post", {"text": "clean"})])
+    again = replace(mark, posted_at=CUTOVER + timedelta(hours=5), late=True)
+    assert not store.post_mark(again, [Message("post", {"text": "clean, late"})])
+    assert store.mark("4h") == mark
+    assert store.marks() == [mark]
+    assert [m.payload["text"] for m in store.messages()] == ["clean"]
+
+
+def test_log_counts_add_up_per_pattern_and_minute(store: StateStore) -> None:
+    store.add_log_counts({("sqlite", CUTOVER): 2, ("crash", CUTOVER + MINUTE): 1})
+    store.add_log_counts({("sqlite", CUTOVER): 3, ("sqlite", CUTOVER + 5 * MINUTE): 1})
+    assert store.log_counts(CUTOVER) == {"sqlite": 6, "crash": 1}
+    assert store.log_counts(CUTOVER + MINUTE, CUTOVER + 5 * MINUTE) == {"crash": 1}
+
+
+def test_check_history_in_time_order(store: StateStore) -> None:
+    rows = [
+        HistoryRow(CUTOVER + MINUTE, "healthz", "OK", "db=postgresql", {"latency_seconds": 0.04}),
+        HistoryRow(CUTOVER, "pg_info", "OK", "7/25", {"connections": 7.0}),
+    ]
+    store.record_checks(rows)
+    assert store.check_history() == [rows[1], rows[0]]
+    assert store.check_history("healthz") == [rows[0]]
+    assert store.check_history(since=CUTOVER + MINUTE) == [rows[0]]
+
+
+def test_alertmanager_hears_of_firing_alerts_and_each_resolution_once(store: StateStore) -> None:
+    firing = _alert("grants.table_privileges")
+    resolved_at = CUTOVER + 10 * MINUTE
+    resolved = _alert(
+        "healthz.db_sqlite", status="resolved", resolved_at=resolved_at, alertmanager_done=False
+    )
+    blind = _alert("sentry.blind", severity="UNKNOWN")
+    for record in (firing, resolved, blind):
+        store.change_alert(record.id, lambda old, r=record: AlertChange(r))  # type: ignore[misc]
+    assert [a.id for a in store.alertmanager_pending()] == [firing.id, resolved.id]
+    store.alertmanager_done([resolved.id], {resolved.id: resolved_at})
+    assert [a.id for a in store.alertmanager_pending()] == [firing.id]
+
+
+def test_threads_share_one_store(store: StateStore) -> None:
+    errors: list[Exception] = []
+
+    def keep(i: int) -> None:
+        try:
+            store.keep_baseline(f"b{i}", str(i), CUTOVER)
+            store.enqueue([Message("post", {"n": i})], CUTOVER)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=keep, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert [store.baseline(f"b{i}").value for i in range(20)] == [str(i) for i in range(20)]  # type: ignore[union-attr]
+    assert sorted(m.payload["n"] for m in store.messages()) == list(range(20))
+
+
+def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection(
+    pg_server: PgServer,
+) -> None:
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.admin()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    store = StateStore.from_url(_db_url(pg_server, name))
+    try:
+        store.keep_baseline("tables", "35", CUTOVER)
+        with pg_server.admin(name) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT table_schema, count(*) FROM information_schema.tables"
+                " WHERE table_name IN ('baselines', 'outbox', 'alerts') GROUP BY table_schema"
+            )
+            assert cur.fetchall() == [("watcher", 3)]
+            # The server ends the store's session, as a restart or failover would.
+            cur.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'cutover-watcher-state'"
+            )
+        assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
+    finally:
+        store.close()
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
+def test_an_unreachable_postgres_store_is_an_error_without_the_password() -> None:
+    store = StateStore.from_url("postgresql://watcher:s3cret-pw@127.0.0.1:9/state")
+    with pytest.raises(StateStoreError) as raised:
+        store.baseline("tables")
+    assert "s3cret-pw" not in str(raised.value)
+    assert "127.0.0.1" in str(raised.value)
 
 
 def test_first_baseline_wins_and_survives_reopening(tmp_path: Path) -> None:
@@ -32,9 +273,9 @@ def test_relative_url_is_relative_to_the_working_directory(tmp_path: Path) -> No
 
 
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
-    StateStore(str(tmp_path / "s.db")).baseline("x")
+    StateStore.sqlite(str(tmp_path / "s.db")).baseline("x")
     with sqlite3.connect(tmp_path / "s.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (10,)
 
 
 def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -> None:
@@ -46,58 +287,31 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -
         )
         conn.execute("INSERT INTO baselines VALUES ('tables', '35', ?)", (CUTOVER.isoformat(),))
         conn.execute("PRAGMA user_version = 1")
-    store = StateStore(str(path))
+    store = StateStore.sqlite(str(path))
     assert store.keep_watch_start(CUTOVER) == CUTOVER
     assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
-
-
-def test_watch_start_is_kept_once(tmp_path: Path) -> None:
-    store = StateStore(str(tmp_path / "s.db"))
-    assert store.watch_start() is None
-    assert store.keep_watch_start(CUTOVER) == CUTOVER
-    assert store.keep_watch_start(CUTOVER.replace(hour=20)) == CUTOVER
-    assert store.watch_start() == CUTOVER
 
 
 def test_unusable_file_is_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StateStoreError, match="not-a-db"):
-        StateStore(str(tmp_path / "not-a-db")).baseline("tables")
+        StateStore.sqlite(str(tmp_path / "not-a-db")).baseline("tables")
 
 
 def test_locked_store_is_an_error_after_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
-    StateStore(str(path)).baseline("x")
+    StateStore.sqlite(str(path)).baseline("x")
     holder = sqlite3.connect(path)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StateStoreError, match="locked"):
-            StateStore(str(path), busy_timeout=0.1).keep_baseline("x", "1", CUTOVER)
+            StateStore.sqlite(str(path), busy_timeout=0.1).keep_baseline("x", "1", CUTOVER)
     finally:
         holder.rollback()
         holder.close()
 
 
-def test_threads_share_one_store(tmp_path: Path) -> None:
-    store = StateStore(str(tmp_path / "s.db"))
-    errors: list[Exception] = []
-
-    def keep(i: int) -> None:
-        try:
-            store.keep_baseline(f"b{i}", str(i), CUTOVER)
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=keep, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(5)
-    assert errors == []
-    assert [store.baseline(f"b{i}").value for i in range(20)] == [str(i) for i in range(20)]  # type: ignore[union-attr]
-
-
 def test_a_directory_that_cannot_be_created_is_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StateStoreError, match=r"state store .*file/state/x\.db: Not a directory"):
-        StateStore(str(tmp_path / "file" / "state" / "x.db")).baseline("tables")
+        StateStore.sqlite(str(tmp_path / "file" / "state" / "x.db")).baseline("tables")

@@ -1,0 +1,220 @@
+"""The two databases a state store can live in: a SQLite file, or a PostgreSQL schema `watcher`.
+
+Both take the same SQL (`?` placeholders; `{serial}` and `{float}` in table definitions) and
+run each piece of work as one transaction; `watcher/state.py` holds the queries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg2
+import psycopg2.extensions
+
+Row = tuple[Any, ...]
+T = TypeVar("T")
+
+# One schema, kept apart from the application's `public` (SPEC 7).
+PG_SCHEMA = "watcher"
+
+
+class StateDbError(Exception):
+    """The store's database cannot be used; the message says why, never the URL."""
+
+
+class Execute(Protocol):
+    """Runs one statement inside the current transaction and returns its rows."""
+
+    def __call__(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
+
+
+class StateDb(Protocol):
+    """Runs work in one transaction: all of it is kept, or none."""
+
+    name: str
+
+    def transaction(self, work: Callable[[Execute], T]) -> T: ...
+
+    def migrate(self, migrations: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SqliteDb:
+    """A SQLite file, opened on first use and shared by the daemon's threads under a lock."""
+
+    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+        self.name = path
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def transaction(self, work: Callable[[Execute], T]) -> T:
+        with self._lock:
+            try:
+                conn = self._connection()
+
+                def execute(sql: str, params: Sequence[object] = ()) -> list[Row]:
+                    return conn.execute(sql, tuple(params)).fetchall()
+
+                # IMMEDIATE: another process (`watcher once --notify` beside the daemon) waits
+                # for this one's read-decide-write instead of deciding on the same old rows.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(execute)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            except (sqlite3.Error, OSError) as exc:
+                raise StateDbError(_reason(exc)) from None
+
+    def migrate(self, migrations: Sequence[str]) -> None:
+        with self._lock:
+            try:
+                conn = self._connection()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    (version,) = conn.execute("PRAGMA user_version").fetchone()
+                    for ddl in migrations[version:]:
+                        conn.execute(_ddl(ddl, serial="INTEGER PRIMARY KEY", real="REAL"))
+                    conn.execute(f"PRAGMA user_version = {max(version, len(migrations))}")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except (sqlite3.Error, OSError) as exc:
+                raise StateDbError(_reason(exc)) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are begun and ended here, explicitly.
+            self._conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        return self._conn
+
+
+class PostgresDb:
+    """A PostgreSQL database; the store's tables live in schema `watcher`, never `public`."""
+
+    def __init__(self, url: str, connect_timeout: float = 5.0, statement_timeout: float = 5.0):
+        parts = urlsplit(url)
+        self.name = f"postgresql://{parts.hostname or 'localhost'}/{parts.path.lstrip('/')}"
+        # psycopg2 knows `postgresql://` and `postgres://` alike.
+        self._url = url
+        self._connect_timeout = connect_timeout
+        self._statement_timeout = statement_timeout
+        self._lock = threading.Lock()
+        self._conn: psycopg2.extensions.connection | None = None
+
+    def transaction(self, work: Callable[[Execute], T]) -> T:
+        def run(conn: psycopg2.extensions.connection) -> T:
+            with conn, conn.cursor() as cur:
+
+                def execute(sql: str, params: Sequence[object] = ()) -> list[Row]:
+                    cur.execute(sql.replace("?", "%s"), tuple(params))
+                    return list(cur.fetchall()) if cur.description is not None else []
+
+                return work(execute)
+
+        with self._lock:
+            result: T = self._with_retry(run)
+            return result
+
+    def migrate(self, migrations: Sequence[str]) -> None:
+        def upgrade(conn: psycopg2.extensions.connection) -> None:
+            with conn, conn.cursor() as cur:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+                cur.execute(
+                    f"CREATE TABLE IF NOT EXISTS {PG_SCHEMA}.schema_version (version INTEGER)"
+                )
+                # Two watchers starting at once (a deploy overlapping the old dyno) upgrade in turn.
+                cur.execute(f"LOCK TABLE {PG_SCHEMA}.schema_version")
+                cur.execute(f"SELECT version FROM {PG_SCHEMA}.schema_version")
+                row = cur.fetchone()
+                version = 0 if row is None else int(row[0])
+                for ddl in migrations[version:]:
+                    cur.execute(_ddl(ddl, serial="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION"))
+                cur.execute(f"DELETE FROM {PG_SCHEMA}.schema_version")
+                cur.execute(
+                    f"INSERT INTO {PG_SCHEMA}.schema_version VALUES (%s)",
+                    (max(version, len(migrations)),),
+                )
+
+        with self._lock:
+            self._with_retry(upgrade)
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _with_retry(self, work: Any) -> Any:
+        # A connection broken since the last call (the server restarted, a dyno moved) is
+        # reopened once; an error on a fresh connection is the caller's.
+        for attempt in (1, 2):
+            fresh = self._conn is None
+            try:
+                return work(self._connection())
+            except (psycopg2.InterfaceError, psycopg2.OperationalError) as exc:
+                self._drop()
+                if fresh or attempt == 2:
+                    raise StateDbError(_pg_reason(exc)) from None
+            except psycopg2.Error as exc:
+                raise StateDbError(_pg_reason(exc)) from None
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> psycopg2.extensions.connection:
+        if self._conn is None:
+            self._conn = psycopg2.connect(
+                self._url,
+                connect_timeout=max(1, round(self._connect_timeout)),
+                application_name="cutover-watcher-state",
+                options=(
+                    f"-c search_path={PG_SCHEMA}"
+                    f" -c statement_timeout={int(self._statement_timeout * 1000)}"
+                ),
+            )
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self._conn.close()
+            self._conn = None
+
+
+def _ddl(template: str, serial: str, real: str) -> str:
+    return template.replace("{serial}", serial).replace("{float}", real)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def _pg_reason(exc: psycopg2.Error) -> str:
+    # psycopg2's messages can quote the connection string's parts; keep the first line,
+    # the redactor masks any password that is left.
+    text = (exc.pgerror or str(exc) or type(exc).__name__).strip().splitlines()
+    return text[0] if text else type(exc).__name__
