@@ -18,7 +18,14 @@ from watcher.check_names import CHECK_NAMES
 from watcher.redact import RedactingFormatter, Redactor
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    import httpx
+
+    from watcher.delivery import DeliveryReport
+    from watcher.runner import CheckReport
     from watcher.settings import Settings
+    from watcher.state import StateStore
 
 # Each command imports what only it needs: `watcher scan` is timed against grep, and the HTTP
 # client and the checks are a third of the start-up time.
@@ -47,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"run only this check (repeatable): {', '.join(CHECK_NAMES)}",
     )
+    once.add_argument(
+        "--notify",
+        action="store_true",
+        help="escalate to Slack (and Alertmanager) with the state the daemon keeps",
+    )
     scan = commands.add_parser(
         "scan", help="scan an exported Heroku log with the pattern catalogue"
     )
@@ -72,7 +84,7 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     redactor = Redactor(settings.secrets())
     _configure_logging(redactor, settings.log_level)
     if args.command == "once":
-        return once(settings, clock or SystemClock(), redactor, args.check, args.json)
+        return once(settings, clock or SystemClock(), redactor, args.check, args.json, args.notify)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 
 
@@ -82,14 +94,15 @@ def once(
     redactor: Redactor,
     names: Sequence[str] | None,
     as_json: bool,
+    notify: bool = False,
 ) -> int:
     """`watcher once`: every check (or the named ones) once; prints and returns the exit code."""
     import httpx
 
     from watcher.checkset import CheckSet
-    from watcher.report import RunReport, to_json, to_table
+    from watcher.report import RunReport, notifications_line, to_json, to_table
     from watcher.runner import run_checks
-    from watcher.state import StateStore
+    from watcher.state import StateStore, StateStoreError
 
     selected = list(dict.fromkeys(names)) if names else list(CHECK_NAMES)
     store = StateStore.from_url(settings.state_url.get_secret_value())
@@ -99,22 +112,59 @@ def once(
         headers={"User-Agent": f"cutover-watcher/{__version__}"},
     ) as http:
         checkset = CheckSet(settings, store, clock, http)
+        delivered: DeliveryReport | None = None
         try:
             reports = run_checks(
                 checkset.planned(selected), settings.check_timeout, clock, redactor
             )
+            checkset.close()
+            if notify:
+                try:
+                    delivered = _notify(settings, store, clock, http, reports, checked_at)
+                except StateStoreError as exc:
+                    print(redactor(f"watcher once --notify: {exc}"), file=sys.stderr)
+                    return EXIT_UNKNOWN
         finally:
             checkset.close()
             store.close()
     report = RunReport(settings.app, checked_at, reports)
+    exit_code = report.state.value
+    if delivered is not None and delivered.failed:
+        # The escalation reached no one: at least UNKNOWN, whatever the checks saw.
+        exit_code = max(exit_code, EXIT_UNKNOWN)
     if as_json:
+        data = to_json(report)
+        if delivered is not None:
+            data["notifications"] = delivered.to_json()
+            data["exit_code"] = exit_code
         # Masked before encoding: JSON escaping would hide a secret from a plain search.
-        text = json.dumps(redactor.scrub(to_json(report)), indent=2)
+        text = json.dumps(redactor.scrub(data), indent=2)
     else:
         text = to_table(report, colour=_wants_colour())
+        if delivered is not None:
+            text += "\n\n" + notifications_line(delivered)
     # Secrets never leave the process, whatever a check or an API put in a summary.
     print(redactor(text))
-    return report.state.value
+    return exit_code
+
+
+def _notify(
+    settings: Settings,
+    store: StateStore,
+    clock: Clock,
+    http: httpx.Client,
+    reports: list[CheckReport],
+    at: datetime,
+) -> DeliveryReport:
+    """Alerts from this run, with the state the daemon keeps; then deliver what is due."""
+    from watcher.history import record
+    from watcher.notifier import Notifier
+
+    record(store, reports, at)
+    notifier = Notifier(settings, store, clock, http)
+    notifier.delivery.requeue_for_new_settings()
+    notifier.observe(reports, at)
+    return notifier.deliver(budget=settings.check_timeout)
 
 
 def _scan_command(args: argparse.Namespace, clock: Clock) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from checks import sentry
 from watcher.runner import CheckReport
@@ -72,6 +72,24 @@ class Metrics:
             "Heroku Platform API RateLimit-Remaining, as last answered",
             registry=registry,
         )
+        self._alerts_firing = Gauge(
+            "watcher_alerts_firing",
+            "1 while the alert fires (notified and not resolved)",
+            ["alert"],
+            registry=registry,
+        )
+        self._notifications = Counter(
+            "watcher_notifications",
+            "notifications delivered",
+            ["channel"],
+            registry=registry,
+        )
+        self._notification_failures = Counter(
+            "watcher_notification_failures",
+            "failed notification attempts, by reason (permanent ones are not retried)",
+            ["channel", "reason"],
+            registry=registry,
+        )
         Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
             version
         ).set(1)
@@ -102,3 +120,19 @@ class Metrics:
             if name == sentry.NAME and "new_issues" in values:
                 for kind in sentry.KINDS:
                     self._sentry_new.labels(kind).set(values[f"new_issues_{kind}"])
+
+    def notification_sent(self, channel: str) -> None:
+        self._notifications.labels(channel).inc()
+
+    def notification_failed(self, channel: str, reason: str) -> None:
+        self._notification_failures.labels(channel, reason).inc()
+
+    def alerts(self, firing: Iterable[str]) -> None:
+        """Set the firing alerts; those no longer firing read 0."""
+        current = set(firing)
+        for family in self._alerts_firing.collect():
+            for sample in family.samples:
+                if sample.labels["alert"] not in current:
+                    self._alerts_firing.labels(sample.labels["alert"]).set(0)
+        for alert in current:
+            self._alerts_firing.labels(alert).set(1)

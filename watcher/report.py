@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.result import State, worst
+from watcher.delivery import DeliveryReport
 from watcher.runner import CheckReport
 
 _COLOURS = {
@@ -84,3 +85,11 @@ def printable(text: str) -> str:
 
 def _paint(state: State, colour: bool) -> str:
     return f"{_COLOURS[state]}{state.name}{_RESET}" if colour else state.name
+
+
+def notifications_line(delivered: DeliveryReport) -> str:
+    """What `--notify` did, for the table."""
+    line = f"notifications: {delivered.sent} sent, {delivered.pending} pending"
+    for failure in delivered.failed:
+        line += f"\nFAILED: {failure.reason}: {failure.fix}"
+    return line

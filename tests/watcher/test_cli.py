@@ -15,11 +15,13 @@ import pytest
 from tests.conftest import LOOPBACK_DEFAULTS
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
+from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import closed_port, json_reply
 from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry import FakeSentry
+from tests.fakes.slack import FakeSlack
 from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
 from watcher import __version__
 
@@ -325,3 +327,70 @@ def test_pg_info_and_logs_end_to_end(
     assert logs_check["metrics"]["lines"] == 39
     for secret in (heroku_fake.TOKEN, heroku_fake.DB_PASSWORD, SESSION_TOKEN):
         assert secret not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def slack_env(env: dict[str, str], slack: FakeSlack) -> dict[str, str]:
+    return {
+        **env,
+        "SLACK_BOT_TOKEN": slack_fake.TOKEN,
+        "WATCHER_SLACK_API_URL": slack.api_url,
+        "WATCHER_SLACK_MENTION": "<@U024BE7LH>",
+    }
+
+
+def test_notify_pages_once_across_two_runs_and_resolves(
+    slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    first = watcher("once", "--check", "healthz", "--notify", "--json", env=slack_env, cwd=tmp_path)
+    second = watcher(
+        "once", "--check", "healthz", "--notify", "--json", env=slack_env, cwd=tmp_path
+    )
+    assert (first.returncode, second.returncode) == (2, 2)
+    assert json.loads(first.stdout)["notifications"] == {"sent": 1, "pending": 0, "failed": []}
+    assert json.loads(second.stdout)["notifications"] == {"sent": 0, "pending": 0, "failed": []}
+    (paged,) = slack.top_level()
+    assert (paged.text or "").startswith("<@U024BE7LH> CRITICAL raxx-api-prod healthz")
+    healthz_server.reply = healthy()
+    for _ in range(2):
+        done = watcher("once", "--check", "healthz", "--notify", env=slack_env, cwd=tmp_path)
+    assert done.returncode == 0
+    assert "notifications: 2 sent, 0 pending" in done.stdout
+    assert (paged.current_text or "").startswith("RESOLVED (was CRITICAL)")
+    assert len(slack.replies(paged.ts)) == 1
+
+
+def test_notify_that_reaches_no_one_exits_at_least_3(
+    slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    slack.fail_next(FakeSlack.error("channel_not_found"))
+    done = watcher("once", "--check", "healthz", "--notify", "--json", env=slack_env, cwd=tmp_path)
+    assert done.returncode == 3
+    data = json.loads(done.stdout)
+    assert data["exit_code"] == 3 and data["state"] == "CRITICAL"
+    (failed,) = data["notifications"]["failed"]
+    assert failed["reason"] == "channel_not_found"
+    assert "WATCHER_SLACK_CHANNEL" in failed["fix"]
+    assert slack_fake.TOKEN not in done.stdout + done.stderr
+
+
+def test_notify_without_a_slack_token_says_how_to_fix_it(
+    env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    no_slack = {k: v for k, v in env.items() if k != "SLACK_BOT_TOKEN"}
+    done = watcher("once", "--check", "healthz", "--notify", env=no_slack, cwd=tmp_path)
+    assert done.returncode == 3
+    assert "FAILED: not_configured: set SLACK_BOT_TOKEN" in done.stdout
+
+
+def test_without_notify_nothing_is_posted(
+    slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    done = watcher("once", "--check", "healthz", "--json", env=slack_env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "notifications" not in json.loads(done.stdout)
+    assert slack.requests == []

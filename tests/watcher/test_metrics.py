@@ -118,3 +118,30 @@ def test_rate_limit_is_current_even_when_the_check_failed() -> None:
     failed = CheckReport("pg_info", "7.2, 7.3", Result.unknown("rate limited (HTTP 429)"), 8.0)
     metrics.observe([failed], CUTOVER, heroku_rate_limit_remaining=0)
     assert registry.get_sample_value("watcher_heroku_rate_limit_remaining") == 0
+
+
+def test_alerts_firing_go_to_0_when_they_stop() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.alerts(["healthz.db_sqlite", "grants.table_privileges"])
+    metrics.alerts(["grants.table_privileges"])
+    firing = {
+        alert: registry.get_sample_value("watcher_alerts_firing", {"alert": alert})
+        for alert in ("healthz.db_sqlite", "grants.table_privileges")
+    }
+    assert firing == {"healthz.db_sqlite": 0, "grants.table_privileges": 1}
+
+
+def test_notifications_are_counted_by_channel_and_reason() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.notification_sent("slack")
+    metrics.notification_failed("slack", "ratelimited")
+    metrics.notification_failed("slack", "ratelimited")
+    assert registry.get_sample_value("watcher_notifications_total", {"channel": "slack"}) == 1
+    assert (
+        registry.get_sample_value(
+            "watcher_notification_failures_total", {"channel": "slack", "reason": "ratelimited"}
+        )
+        == 2
+    )

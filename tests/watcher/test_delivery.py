@@ -1,0 +1,266 @@
+"""The outbox against a real HTTP server speaking Slack's Web API: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.fakes.http import Reply, closed_port
+from tests.fakes.slack import TOKEN, FakeSlack
+from tests.support.clock import FakeClock
+from watcher.delivery import Delivery, Failure
+from watcher.metrics import Metrics
+from watcher.slack import SlackTransport
+from watcher.state import Message, StateStore
+
+
+class Outbox:
+    """A store, its delivery and what it reported, rebuilt by `restart()` like a new process."""
+
+    def __init__(self, path: Path, url: str, clock: FakeClock, token: str = TOKEN) -> None:
+        self.path, self.url, self.clock, self.token = path, url, clock, token
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry, "test")
+        self.reported: list[Failure] = []
+        self.restart()
+
+    def restart(self, token: str | None = None) -> None:
+        self.token = token or self.token
+        self.store = StateStore.sqlite(str(self.path))
+        transport = SlackTransport(self.token, self.url, "#ops-alerts", timeout=2)
+        self.delivery = Delivery(
+            self.store, transport, self.clock, self.metrics, self.reported.append
+        )
+
+    def queue(self, *texts: str) -> list[int]:
+        return self.store.enqueue([Message("post", {"text": t}) for t in texts], self.clock.now())
+
+    def failures(self, reason: str) -> float:
+        value = self.registry.get_sample_value(
+            "watcher_notification_failures_total", {"channel": "slack", "reason": reason}
+        )
+        return value or 0.0
+
+
+@pytest.fixture
+def outbox(tmp_path: Path, slack: FakeSlack, clock: FakeClock) -> Iterator[Outbox]:
+    box = Outbox(tmp_path / "state.db", slack.api_url, clock)
+    yield box
+    box.store.close()
+
+
+def texts(slack: FakeSlack) -> list[str | None]:
+    return [m.text for m in slack.messages]
+
+
+def test_a_429_waits_for_retry_after_and_holds_back_every_message(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    slack.fail_next(FakeSlack.ratelimited(retry_after=7))
+    outbox.queue("first", "second")
+    report = outbox.delivery.deliver()
+    assert (report.sent, report.pending) == (0, 2)
+    clock.advance(6)
+    assert outbox.delivery.deliver().sent == 0
+    clock.advance(1)
+    assert outbox.delivery.deliver().sent == 2
+    assert texts(slack) == ["first", "second"]
+    assert outbox.failures("ratelimited") == 1
+
+
+def test_a_429_without_retry_after_backs_off(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    slack.fail_next(Reply(429, {"ok": False, "error": "ratelimited"}))
+    outbox.queue("first")
+    assert outbox.delivery.deliver().pending == 1
+    clock.advance(2)
+    assert outbox.delivery.deliver().sent == 1
+
+
+def test_a_ten_minute_outage_loses_nothing_and_sends_nothing_twice(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    slack.outage = True
+    outbox.queue("fire 1")
+    for minute in range(10):
+        outbox.queue(f"during {minute}")
+        for _ in range(6):
+            outbox.delivery.deliver()
+            clock.advance(10)
+    assert slack.messages == []
+    assert outbox.failures("http_503") > 10
+    slack.outage = False
+    clock.advance(60)
+    outbox.delivery.deliver()
+    assert texts(slack) == ["fire 1"] + [f"during {m}" for m in range(10)]
+    outbox.delivery.deliver()
+    assert len(slack.messages) == 11
+    assert outbox.store.outbox_counts() == {"sent": 11}
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(500, {"ok": False}), "http_500"),
+        (Reply(200, b"<html>not json</html>", {"Content-Type": "text/html"}), "bad_response"),
+        (Reply(200, {"ok": False, "error": "internal_error"}), "internal_error"),
+        (Reply(drop=True), "network"),
+        (Reply(delay=3.5), "timeout"),
+    ],
+)
+def test_transient_failures_are_retried(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock, reply: Reply, reason: str
+) -> None:
+    slack.fail_next(reply)
+    outbox.queue("fire")
+    report = outbox.delivery.deliver()
+    assert (report.sent, report.pending, report.failed) == (0, 1, [])
+    assert outbox.failures(reason) == 1
+    clock.advance(2)
+    assert outbox.delivery.deliver().sent == 1
+    assert texts(slack)[-1] == "fire"
+
+
+def test_a_refused_connection_is_retried(
+    tmp_path: Path, clock: FakeClock, slack: FakeSlack
+) -> None:
+    box = Outbox(tmp_path / "s.db", f"http://127.0.0.1:{closed_port()}/api/", clock)
+    box.queue("fire")
+    assert box.delivery.deliver().pending == 1
+    assert box.failures("network") == 1
+    box.url = slack.api_url
+    box.restart()
+    clock.advance(2)
+    assert box.delivery.deliver().sent == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [
+        ("invalid_auth", "SLACK_BOT_TOKEN"),
+        ("channel_not_found", "WATCHER_SLACK_CHANNEL"),
+        ("not_in_channel", "invite the bot"),
+        ("is_archived", "unarchive"),
+    ],
+)
+def test_permanent_errors_stop_that_message_loudly(
+    outbox: Outbox,
+    slack: FakeSlack,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    error: str,
+    fix: str,
+) -> None:
+    slack.fail_next(FakeSlack.error(error))
+    outbox.queue("fire", "next")
+    with caplog.at_level(logging.ERROR):
+        report = outbox.delivery.deliver()
+    assert [f.reason for f in report.failed] == [error]
+    assert fix in report.failed[0].fix
+    assert report.sent == 1  # the next message is not held back by this one
+    assert outbox.failures(error) == 1
+    assert outbox.reported == report.failed
+    assert error in caplog.text and fix in caplog.text
+    clock.advance(3600)
+    assert outbox.delivery.deliver().sent == 0  # never retried in this process
+    assert texts(slack) == ["next"]
+
+
+def test_health_is_unknown_until_a_message_gets_through(outbox: Outbox, slack: FakeSlack) -> None:
+    slack.fail_next(FakeSlack.error("channel_not_found"))
+    outbox.queue("fire")
+    outbox.delivery.deliver()
+    health = outbox.delivery.health()
+    assert health is not None and health.reason == "channel_not_found"
+    outbox.queue("later")
+    outbox.delivery.deliver()
+    assert outbox.delivery.health() is None
+
+
+def test_a_fixed_token_delivers_the_failed_message_after_a_restart(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
+    outbox.restart(token="xoxb-wrong")
+    outbox.queue("fire")
+    assert [f.reason for f in outbox.delivery.deliver().failed] == ["invalid_auth"]
+    outbox.restart(token=TOKEN)
+    assert outbox.delivery.requeue_for_new_settings() == 1
+    assert outbox.delivery.deliver().sent == 1
+    assert texts(slack) == ["fire"]
+
+
+def test_invalid_blocks_are_sent_again_as_plain_text(outbox: Outbox, slack: FakeSlack) -> None:
+    slack.fail_when = FakeSlack.reject_blocks()
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}]
+    outbox.store.enqueue([Message("post", {"text": "fire", "blocks": blocks})], outbox.clock.now())
+    assert outbox.delivery.deliver().sent == 1
+    (posted,) = slack.messages
+    assert (posted.blocks, posted.text) == (None, "fire")
+
+
+def test_a_message_too_long_is_sent_again_shortened(outbox: Outbox, slack: FakeSlack) -> None:
+    slack.fail_when = FakeSlack.reject_long_text()
+    outbox.queue("y" * 45_000)
+    assert outbox.delivery.deliver().sent == 1
+    (posted,) = slack.messages
+    assert posted.text is not None and len(posted.text) == 3000 and posted.text.endswith("\u2026")
+
+
+def test_a_pending_message_is_delivered_after_a_restart_once(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    slack.outage = True
+    outbox.queue("fire")
+    outbox.delivery.deliver()
+    outbox.store.close()
+    slack.outage = False
+    outbox.restart()
+    clock.advance(5)
+    outbox.delivery.deliver()
+    outbox.restart()
+    clock.advance(60)
+    outbox.delivery.deliver()
+    assert texts(slack) == ["fire"]
+
+
+def test_a_reply_waits_for_its_thread(outbox: Outbox, slack: FakeSlack, clock: FakeClock) -> None:
+    (post,) = outbox.queue("fire")
+    outbox.store.enqueue([Message("reply", {"text": "still"}, parent_id=post)], clock.now())
+    slack.fail_next(Reply(503, {"ok": False}))
+    outbox.delivery.deliver()
+    assert slack.messages == []
+    clock.advance(2)
+    outbox.delivery.deliver()
+    fire, reply = slack.messages
+    assert reply.thread_ts == fire.ts
+
+
+def test_a_reply_whose_thread_failed_is_posted_on_its_own(outbox: Outbox, slack: FakeSlack) -> None:
+    (post,) = outbox.queue("fire")
+    outbox.store.enqueue(
+        [
+            Message("reply", {"text": "resolved"}, parent_id=post),
+            Message("update", {"text": "RESOLVED"}, parent_id=post),
+        ],
+        outbox.clock.now(),
+    )
+    slack.fail_next(FakeSlack.error("msg_blocked_by_policy"))
+    report = outbox.delivery.deliver()
+    assert [f.reason for f in report.failed] == ["msg_blocked_by_policy"]
+    (reply,) = slack.messages
+    assert (reply.text, reply.thread_ts) == ("resolved", None)
+    assert outbox.store.outbox_counts() == {"failed": 1, "sent": 1, "skipped": 1}
+
+
+def test_without_a_token_every_message_fails_with_the_fix(tmp_path: Path, clock: FakeClock) -> None:
+    store = StateStore.sqlite(str(tmp_path / "s.db"))
+    store.enqueue([Message("post", {"text": "fire"})], clock.now())
+    report = Delivery(store, None, clock).deliver()
+    assert [(f.reason, "SLACK_BOT_TOKEN" in f.fix) for f in report.failed] == [
+        ("not_configured", True)
+    ]

@@ -1,0 +1,203 @@
+"""The alert lifecycle of SPEC section 4: fire, remind, resolve; one alert per finding id.
+
+Every decision is kept in the state store together with the messages it queues, so a restart
+neither forgets an open alert nor pages it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from checks.result import Finding, State
+from watcher.runner import CheckReport
+from watcher.slack_messages import Composer
+from watcher.state import (
+    FIRING,
+    PENDING,
+    RESOLVED,
+    AlertChange,
+    AlertEvent,
+    AlertRecord,
+    Message,
+    StateStore,
+)
+
+# Transport-type failures (SPEC 4): a blip of the network, not a broken contract, so they
+# fire only when seen again. Everything else is deterministic and fires at once.
+TRANSPORT_FINDINGS = frozenset(
+    {
+        "healthz.unreachable",
+        "healthz.timeout",
+        "healthz.http_status",
+        "healthz.maintenance",
+        "healthz.slow",
+    }
+)
+BLIND_SUFFIX = ".blind"
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """The thresholds of SPEC 4; each is a setting."""
+
+    fire_after: int = 2
+    resolve_after: int = 2
+    reminder_interval: timedelta = timedelta(minutes=30)
+    blind_after: int = 3
+
+
+class Escalation:
+    """Turns check reports into alert decisions and queued notifications."""
+
+    def __init__(self, store: StateStore, policy: AlertPolicy, composer: Composer) -> None:
+        self._store = store
+        self._policy = policy
+        self._composer = composer
+        # The follower, the healthz job and the cycle all report; one decides at a time.
+        self._lock = threading.Lock()
+
+    def observe(self, reports: list[CheckReport], at: datetime) -> None:
+        """Take one observation of each reported check."""
+        with self._lock:
+            open_alerts = self._store.alerts()
+            for report in reports:
+                self._observe(report, at, [a for a in open_alerts if a.check == report.name])
+
+    def remind(self, at: datetime) -> None:
+        """A reply in the thread of every CRITICAL alert not mentioned for the interval."""
+        with self._lock:
+            for alert in self._store.alerts([FIRING]):
+                last = alert.reminded_at or alert.fired_at or alert.first_seen
+                if alert.severity == "CRITICAL" and at - last >= self._policy.reminder_interval:
+                    self._store.change_alert(alert.id, lambda old: self._reminder(old, at))
+
+    def _observe(self, report: CheckReport, at: datetime, open_alerts: list[AlertRecord]) -> None:
+        blind_id = report.name + BLIND_SUFFIX
+        if report.result.state is State.UNKNOWN:
+            self._store.change_alert(blind_id, lambda old: self._unknown(old, report, at))
+        elif any(a.id == blind_id for a in open_alerts):
+            self._store.change_alert(blind_id, lambda old: self._seeing(old, at))
+        seen: set[str] = set()
+        for finding in report.result.findings:
+            if finding.state in (State.CRITICAL, State.WARNING) and finding.id not in seen:
+                seen.add(finding.id)
+                self._store.change_alert(finding.id, self._decide_bad(report.name, finding, at))
+        if report.result.state is State.UNKNOWN:
+            # A check that could not look says nothing about whether a finding went away.
+            return
+        for alert in open_alerts:
+            if alert.id not in seen and alert.id != blind_id:
+                self._store.change_alert(alert.id, lambda old: self._ok(old, at))
+
+    def _decide_bad(
+        self, check: str, finding: Finding, at: datetime
+    ) -> Callable[[AlertRecord | None], AlertChange]:
+        return lambda old: self._bad(old, check, finding, at)
+
+    def _bad(
+        self, old: AlertRecord | None, check: str, finding: Finding, at: datetime
+    ) -> AlertChange:
+        severity = finding.state.name
+        if old is None or old.status == RESOLVED:
+            old = AlertRecord(finding.id, check, severity, PENDING, finding.summary, at, at)
+        record = replace(
+            old,
+            summary=finding.summary,
+            last_seen=at,
+            bad_streak=old.bad_streak + 1,
+            ok_streak=0,
+        )
+        needed = self._policy.fire_after if finding.id in TRANSPORT_FINDINGS else 1
+        if record.status == PENDING and record.bad_streak >= needed:
+            return self._fire(replace(record, severity=severity), at)
+        if record.status == FIRING and old.severity == "WARNING" and severity == "CRITICAL":
+            # Worse than when it was posted: a new message, this time with the mention.
+            return self._fire(replace(record, severity=severity), at)
+        return AlertChange(record)
+
+    def _fire(self, record: AlertRecord, at: datetime) -> AlertChange:
+        fired = replace(
+            record,
+            status=FIRING,
+            fired_at=at,
+            reminded_at=at,
+            resolved_at=None,
+            alertmanager_done=True,
+        )
+        payload = self._composer.fire(record.id, record.check, record.severity, record.summary)
+        event = "fired" if record.severity == "CRITICAL" else "warned"
+        return AlertChange(
+            fired,
+            [Message("post", payload)],
+            [AlertEvent(record.id, event, record.severity, record.summary, at)],
+        )
+
+    def _ok(self, old: AlertRecord | None, at: datetime) -> AlertChange | None:
+        if old is None or old.status == RESOLVED:
+            return None
+        record = replace(old, ok_streak=old.ok_streak + 1, bad_streak=0)
+        # A log pattern's finding already waits 30 min without a match before it goes away.
+        needed = 1 if record.check == "logs" else self._policy.resolve_after
+        if record.ok_streak < needed:
+            return AlertChange(record)
+        resolved = replace(record, status=RESOLVED, resolved_at=at, last_seen=at)
+        if old.status == PENDING:
+            # Never confirmed, never posted: nothing to take back.
+            return AlertChange(resolved)
+        since = old.fired_at or old.first_seen
+        messages = [
+            Message(
+                "update",
+                self._composer.resolved_original(old.id, old.check, old.severity, old.summary, at),
+            )
+        ]
+        if old.severity == "CRITICAL":
+            messages.insert(0, Message("reply", self._composer.resolved_reply(old.id, since, at)))
+        return AlertChange(
+            replace(resolved, alertmanager_done=False),
+            messages,
+            [AlertEvent(old.id, "resolved", old.severity, old.summary, at)],
+        )
+
+    def _unknown(self, old: AlertRecord | None, report: CheckReport, at: datetime) -> AlertChange:
+        reason = report.result.summary
+        if old is None or old.status == RESOLVED:
+            old = AlertRecord(
+                report.name + BLIND_SUFFIX, report.name, "UNKNOWN", PENDING, reason, at, at
+            )
+        record = replace(
+            old, summary=reason, last_seen=at, bad_streak=old.bad_streak + 1, ok_streak=0
+        )
+        if record.status != PENDING or record.bad_streak < self._policy.blind_after:
+            return AlertChange(record)
+        return AlertChange(
+            replace(record, status=FIRING, fired_at=at, reminded_at=at),
+            [Message("post", self._composer.blind(report.name, reason))],
+            [AlertEvent(record.id, "blind", "UNKNOWN", reason, at)],
+        )
+
+    def _seeing(self, old: AlertRecord | None, at: datetime) -> AlertChange | None:
+        if old is None or old.status == RESOLVED:
+            return None
+        resolved = replace(old, status=RESOLVED, resolved_at=at, last_seen=at, bad_streak=0)
+        if old.status == PENDING:
+            return AlertChange(resolved)
+        since = old.fired_at or old.first_seen
+        return AlertChange(
+            resolved,
+            [Message("reply", self._composer.seeing_again(old.check, since, at))],
+            [AlertEvent(old.id, "resolved", "UNKNOWN", old.summary, at)],
+        )
+
+    def _reminder(self, old: AlertRecord | None, at: datetime) -> AlertChange | None:
+        if old is None or old.status != FIRING:
+            return None
+        since = old.fired_at or old.first_seen
+        return AlertChange(
+            replace(old, reminded_at=at),
+            [Message("reply", self._composer.reminder(old.severity, old.summary, since, at))],
+            [AlertEvent(old.id, "reminded", old.severity, old.summary, at)],
+        )

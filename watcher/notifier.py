@@ -1,0 +1,77 @@
+"""Escalation, Slack delivery and Alertmanager wired from the settings, for `once` and `run`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+
+from checks.clock import Clock
+from watcher.alertmanager import Alertmanager
+from watcher.alerts import AlertPolicy, Escalation
+from watcher.delivery import Delivery, DeliveryReport, Failure
+from watcher.metrics import Metrics
+from watcher.runner import CheckReport
+from watcher.settings import Settings
+from watcher.slack import SlackTransport
+from watcher.slack_messages import Composer
+from watcher.state import FIRING, StateStore
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """Decides alerts from reports, queues their messages and delivers the queue."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        clock: Clock,
+        http: httpx.Client,
+        metrics: Metrics | None = None,
+        on_permanent_failure: Callable[[Failure], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        policy = AlertPolicy(
+            fire_after=settings.fire_after,
+            resolve_after=settings.resolve_after,
+            reminder_interval=timedelta(seconds=settings.reminder_interval),
+            blind_after=settings.blind_after,
+        )
+        self.composer = Composer(settings.app, settings.slack_mention)
+        self.escalation = Escalation(store, policy, self.composer)
+        transport = None
+        if settings.slack_bot_token is not None:
+            transport = SlackTransport(
+                settings.slack_bot_token.get_secret_value(),
+                settings.slack_api_url,
+                settings.slack_channel,
+                timeout=settings.check_timeout,
+            )
+        self.delivery = Delivery(store, transport, clock, metrics, on_permanent_failure)
+        self.alertmanager = (
+            None
+            if settings.alertmanager_url is None
+            else Alertmanager(http, settings.alertmanager_url, settings.app, clock, metrics)
+        )
+
+    def observe(self, reports: list[CheckReport], at: datetime) -> None:
+        """Decide and queue; delivery is separate, so a slow Slack never delays a check."""
+        self.escalation.observe(reports, at)
+        self.escalation.remind(at)
+        self._export()
+
+    def deliver(self, budget: float | None = None) -> DeliveryReport:
+        """Deliver what is due, and bring Alertmanager up to date."""
+        report = self.delivery.deliver(budget)
+        if self.alertmanager is not None:
+            self.alertmanager.sync(self._store)
+        return report
+
+    def _export(self) -> None:
+        if self._metrics is not None:
+            self._metrics.alerts(a.id for a in self._store.alerts([FIRING]))

@@ -1,0 +1,128 @@
+"""The Slack messages of an alert's life: Block Kit plus a plain-text fallback.
+
+Everything that came from outside (log lines, Sentry titles, healthz bodies: all summaries)
+goes through `quote()`: escaped so it cannot mention anyone or link, and inside a code span so
+it cannot format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from watcher.runbook import advice
+
+# Slack's text limit is 40,000 characters, a section's 3,000; a summary stays well under both.
+MAX_QUOTED = 1500
+# Shown in place of a backtick, which would end the code span early.
+_BACKTICK_STAND_IN = "\u02cb"
+
+
+def escape(text: str) -> str:
+    """Slack's control characters as entities: `<!channel>` and `<@U1>` become plain text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quote(text: str, limit: int = MAX_QUOTED) -> str:
+    """Untrusted text as one inert line: escaped, in a code span, shortened to `limit`."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "\u2026"
+    return "`" + escape(line.replace("`", _BACKTICK_STAND_IN)) + "`"
+
+
+@dataclass(frozen=True)
+class Composer:
+    """Builds messages for one app, channel and on-call mention."""
+
+    app: str
+    mention: str | None = None
+
+    def fire(self, alert_id: str, check: str, severity: str, summary: str) -> dict[str, Any]:
+        """A new alert: CRITICAL with the mention, WARNING without."""
+        tips = advice(alert_id)
+        ping = f"{self.mention} " if self.mention and severity == "CRITICAL" else ""
+        icon = ":rotating_light:" if severity == "CRITICAL" else ":warning:"
+        head = f"{icon} *{severity}* {self.app} · check `{check}` · `{alert_id}`"
+        step = f"Runbook RM-10 {tips.sop}. Next: {tips.next_step}"
+        return _message(
+            f"{ping}{severity} {self.app} {check}: {quote(summary)} (RM-10 {tips.sop}: "
+            f"{tips.next_step})",
+            [
+                _section(f"{ping}{head}"),
+                _section(quote(summary)),
+                _context(step),
+            ],
+        )
+
+    def blind(self, check: str, reason: str) -> dict[str, Any]:
+        """A check UNKNOWN several cycles in a row: the watch cannot see that source."""
+        text = f":see_no_evil: the watch is blind on `{check}` ({self.app})"
+        return _message(
+            f"the watch is blind on {check} ({self.app}): {quote(reason)}",
+            [
+                _section(text),
+                _section(quote(reason)),
+                _context(f"Next: {advice('x.blind').next_step}"),
+            ],
+        )
+
+    def reminder(
+        self, severity: str, summary: str, since: datetime, now: datetime
+    ) -> dict[str, Any]:
+        """A reply in the thread while the alert still fires."""
+        text = (
+            f"still {severity} after {_duration(since, now)} (since {since:%H:%M}Z):"
+            f" {quote(summary)}"
+        )
+        return _message(text, [_section(text)])
+
+    def resolved_reply(self, alert_id: str, since: datetime, now: datetime) -> dict[str, Any]:
+        text = f":white_check_mark: resolved: `{alert_id}` is clear after {_duration(since, now)}"
+        return _message(text, [_section(text)])
+
+    def resolved_original(
+        self, alert_id: str, check: str, severity: str, summary: str, now: datetime
+    ) -> dict[str, Any]:
+        """The original message as it reads once the alert is resolved (no mention again)."""
+        head = (
+            f":white_check_mark: *RESOLVED* at {now:%H:%M}Z (was {severity}) {self.app}"
+            f" · check `{check}` · `{alert_id}`"
+        )
+        return _message(
+            f"RESOLVED (was {severity}) {self.app} {check}: {quote(summary)}",
+            [_section(head), _section(quote(summary))],
+        )
+
+    def seeing_again(self, check: str, since: datetime, now: datetime) -> dict[str, Any]:
+        text = f":eyes: the watch sees `{check}` again, after {_duration(since, now)} blind"
+        return _message(text, [_section(text)])
+
+    def note(self, title: str, lines: list[str]) -> dict[str, Any]:
+        """A timeline post (4-hour result, dashboard marks): our own words, one line each."""
+        body = "\n".join(f"• {line}" for line in lines)
+        return _message(f"{title}\n{body}", [_section(f"*{title}*"), _section(body or "—")])
+
+
+def plain(payload: dict[str, Any], limit: int = 3000) -> dict[str, Any]:
+    """The fallback for a message Slack refused (`msg_too_long`, `invalid_blocks`): text only."""
+    text = str(payload.get("text", ""))
+    return {"text": text if len(text) <= limit else text[: limit - 1] + "\u2026"}
+
+
+def _message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"text": text, "blocks": blocks}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
+
+
+def _duration(since: datetime, now: datetime) -> str:
+    minutes = max(0, round((now - since).total_seconds() / 60))
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
