@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +20,10 @@ from checks.result import CheckError
 APPLICATION_NAME = "cutover-watcher"
 # Less than this left of the run is no time to start a statement in.
 _MIN_STATEMENT_SECONDS = 0.05
+# How long close() waits for the checks' thread to let go of the session.
+_CLOSE_WAIT_SECONDS = 1.0
+# PostgreSQL 14 added client_connection_check_interval.
+_CLIENT_CHECK_VERSION = 140000
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Database:
         self._conn: psycopg2.extensions.connection | None = None
         self._failure: CheckError | None = None
         self._closing = False
+        self._running = False
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement and return its rows, or raise `CheckError` with the reason."""
@@ -66,19 +73,24 @@ class Database:
             self._lock.release()
 
     def close(self) -> None:
-        """Cancel any running statement and close the connection; safe from any thread."""
+        """End the session, cutting a statement still running; safe from any thread."""
         # Checks still queued for the lock must not start a statement after this.
         self._closing = True
         conn = self._conn
-        if conn is not None:
-            # cancel() is the one libpq call meant for another thread: it ends a
-            # statement that a timed-out check left running.
-            with contextlib.suppress(psycopg2.Error):
-                conn.cancel()
-        with self._lock:
+        if conn is not None and self._running:
+            # Not conn.cancel(): libpq's cancel holds the GIL while it connects, and a
+            # server that stopped answering would freeze the whole watcher. Cutting the
+            # socket ends the blocked read at once; the server drops the statement when it
+            # sees the client gone (client_connection_check_interval) or at its timeout.
+            _shut_down(conn)
+        if not self._lock.acquire(timeout=_CLOSE_WAIT_SECONDS):
+            return
+        try:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        finally:
+            self._lock.release()
 
     def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         remaining = self._remaining()
@@ -87,19 +99,28 @@ class Database:
         conn = self._connect(remaining)
         seconds = min(self._options.statement_timeout, remaining)
         try:
+            self._running = True
             with conn.cursor() as cur:
-                cur.execute(
-                    f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}; {sql}", params
-                )
+                cur.execute(self._settings(seconds) + sql, params)
                 return list(cur.fetchall())
         except psycopg2.errors.QueryCanceled:
             if self._closing:
                 raise CheckError("the run ended while the query ran") from None
             raise CheckError(f"query timed out after {seconds:.3g} s (statement_timeout)") from None
         except psycopg2.Error as exc:
+            if self._closing:
+                raise CheckError("the run ended while the query ran") from None
             raise CheckError(f"query failed: {_first_line(exc)}") from None
         finally:
+            self._running = False
             self._end_transaction(conn)
+
+    def _settings(self, seconds: float) -> str:
+        settings = f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}; "
+        if self._conn is not None and self._conn.server_version >= _CLIENT_CHECK_VERSION:
+            # The server notices within a second that close() cut the session.
+            settings += "SET LOCAL client_connection_check_interval = 1000; "
+        return settings
 
     def _end_transaction(self, conn: psycopg2.extensions.connection) -> None:
         # Nothing was written: rolling back ends the read-only transaction, so the session
@@ -120,7 +141,16 @@ class Database:
         timeout = max(2, round(min(self._options.connect_timeout, remaining)))
         try:
             conn = psycopg2.connect(
-                self._options.url, connect_timeout=timeout, application_name=APPLICATION_NAME
+                self._options.url,
+                connect_timeout=timeout,
+                application_name=APPLICATION_NAME,
+                # A peer that stops answering mid-statement is given up by the kernel, not
+                # waited on until TCP's own timeout hours later.
+                keepalives=1,
+                keepalives_idle=5,
+                keepalives_interval=2,
+                keepalives_count=2,
+                tcp_user_timeout=int((self._options.statement_timeout + 5) * 1000),
             )
         except psycopg2.Error as exc:
             self._failure = CheckError(f"database unreachable: {_first_line(exc)}")
@@ -137,6 +167,15 @@ class Database:
 
     def _remaining(self) -> float:
         return self._deadline - self._clock.monotonic()
+
+
+def _shut_down(conn: psycopg2.extensions.connection) -> None:
+    # A duplicate of libpq's socket: shutting it down ends the blocked read for both.
+    with (
+        contextlib.suppress(OSError, psycopg2.Error),
+        socket.socket(fileno=os.dup(conn.fileno())) as sock,
+    ):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from benchmarks.once_wall_time import Answers, SlowPostgres
 from checks.clock import SystemClock
 from checks.database import Database, DatabaseOptions
 from checks.result import CheckError
@@ -107,7 +108,7 @@ def test_wrong_password_is_unreachable_without_the_password(watched_db: WatchedD
     assert "not-the-Password-9f" not in str(caught.value)
 
 
-def test_close_cancels_a_running_statement_and_leaves_no_connection(
+def test_close_cuts_a_running_statement_and_leaves_no_connection(
     watched_db: WatchedDatabase,
 ) -> None:
     db = Database(DatabaseOptions(watched_db.owner_url, statement_timeout=30), CLOCK)
@@ -126,12 +127,7 @@ def test_close_cancels_a_running_statement_and_leaves_no_connection(
     worker.join(timeout=5)
     assert not worker.is_alive()
     assert errors and "query" in str(errors[0])
-    assert (
-        watched_db.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
-        )
-        == 0
-    )
+    assert sessions_left(watched_db) == 0
 
 
 def test_a_slow_query_does_not_make_others_report_a_timeout(watched_db: WatchedDatabase) -> None:
@@ -194,9 +190,52 @@ def test_close_stops_checks_queued_for_the_session(watched_db: WatchedDatabase) 
         "the run ended before this query could run",
         "the run ended while the query ran",
     ]
-    assert (
-        watched_db.scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+    assert sessions_left(watched_db) == 0
+
+
+def test_close_cuts_a_statement_whose_answer_is_stuck_outside_the_server(
+    watched_db: WatchedDatabase,
+) -> None:
+    # The proxy holds every answer back for a minute: the server is done, the link is not,
+    # so neither statement_timeout nor a cancel can end the wait.
+    with SlowPostgres(watched_db.owner_url, 60.0, Answers()) as proxy:
+        db = Database(
+            DatabaseOptions(
+                proxy.url(watched_db.owner_url), connect_timeout=3, statement_timeout=2
+            ),
+            SystemClock(),
         )
-        == 0
-    )
+        errors: list[CheckError] = []
+
+        def query() -> None:
+            try:
+                db.query("SELECT 1")
+            except CheckError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=query, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        db.close()
+        thread.join(5)
+        assert time.monotonic() - started < 3
+        assert not thread.is_alive()
+        assert len(errors) == 1
+
+
+def sessions_left(watched_db: WatchedDatabase, wait: float = 3.0) -> int:
+    """The watcher's sessions still on the server, once it has had `wait` s to drop a cut one.
+
+    A cut session is dropped within client_connection_check_interval (1 s), not at once.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        count = int(
+            watched_db.scalar(  # type: ignore[call-overload]
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
+            )
+        )
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
