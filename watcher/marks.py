@@ -1,0 +1,423 @@
+"""The timeline marks of SPEC section 5, built from the state store and posted once each.
+
+T0+4h: the 4-hour result and the RM-11 gate verdict (runbook 7.4). T0+8h and T0+24h: the
+dashboard mark of runbook 7.2 (Postgres status and connection peak, log pattern counts, table
+count); the 24-hour one is the final report. `StateStore.post_mark` records a mark and queues
+its message in one transaction, so no mark is posted twice, even by two processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from watcher import timeline
+from watcher.alerts import BLIND_SUFFIX
+from watcher.slack_messages import Composer, quote
+from watcher.state import FIRING, AlertEvent, HistoryRow, Mark, Message, StateStore
+
+# Where the gate verdict of the 4-hour mark is kept (the metric reads it after T0+4h).
+GATE_KEY = "rm11_gate"
+GATE_OPEN, GATE_CLOSED = "open", "closed"
+# Shown in the scale-to-0 command when the daemon does not know the watcher's own app.
+WATCHER_APP_UNKNOWN = "<the watcher's app>"
+CONNECTION_CHECKS = ("pg_info", "pg_connections")
+# The runbook's own 7.2 log scan: `grep -i "sqlite\|OperationalError"`, expected 0.
+SQLITE_REMNANTS = ("sqlite", "operational_error")
+# The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
+_ALERTING = frozenset({"fired", "warned"})
+_RANK = {"WARNING": 1, "CRITICAL": 2}
+# History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
+_INCLUSIVE = timedelta(milliseconds=1)
+
+# Shows untrusted text (summaries, ids from outside): `quote` for Slack, plain by default.
+Show = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An alert posted in the 4-hour window, or already firing when it opened."""
+
+    alert_id: str
+    severity: str
+    at: datetime
+    summary: str
+    # Fired before T0 and still firing at T0: it was an alert during the window too.
+    carried_over: bool = False
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """Runbook 7.4's gate as far as the watch can tell; `reasons` say why it is closed."""
+
+    open: bool
+    reasons: list[str]
+    issues: tuple[Issue, ...] = ()
+    # When the Sentry observation the verdict rests on was taken (None: there was none).
+    sentry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The highest connection count observed, when, by which check, against which limit."""
+
+    connections: int
+    at: datetime
+    check: str
+    limit: int | None
+
+
+# -- the 4-hour result and the RM-11 gate ---------------------------------------------------
+
+
+def window_issues(store: StateStore, t0: datetime, now: datetime | None = None) -> list[Issue]:
+    """Alerts of the 4-hour window (so far, with `now`): one per alert id, worst severity."""
+    issues = _firing_at(store, t0)
+    _collect(issues, store.alert_events(t0, _window_end(t0, now)))
+    return sorted(issues.values(), key=lambda i: (i.at, i.alert_id))
+
+
+def gate_verdict(
+    store: StateStore, t0: datetime, now: datetime | None = None, show: Show = str
+) -> GateVerdict:
+    """7.4: open only if no alert in [T0, T0+4h) and the last Sentry check by then was clean."""
+    end = _window_end(t0, now)
+    issues = window_issues(store, t0, now)
+    reasons = [_issue_reason(issue, show) for issue in issues]
+    sentry = store.check_history("sentry", since=t0, until=end + _INCLUSIVE)
+    latest = sentry[-1] if sentry else None
+    problem = _sentry_problem(latest, show)
+    if problem is not None:
+        reasons.append(f"Sentry was not seen clean: {problem}")
+    return GateVerdict(not reasons, reasons, tuple(issues), None if latest is None else latest.at)
+
+
+def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None:
+    """For `watcher_rm11_gate_open`: None until known, the verdict so far, then the kept one."""
+    if now < t0:
+        return None
+    if now >= t0 + timeline.ACTIVE_WATCH:
+        kept = store.watch_value(GATE_KEY)
+        # Not kept yet (the 4-hour mark is still to be posted): the window is closed, so
+        # deciding it now gives the verdict the mark will post.
+        return kept == GATE_OPEN if kept is not None else gate_verdict(store, t0).open
+    verdict = gate_verdict(store, t0, now)
+    if verdict.issues:
+        return False
+    # Nothing has gone wrong yet, but the gate also needs Sentry seen clean: unknown till then.
+    return None if verdict.sentry_at is None else verdict.open
+
+
+def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> list[str]:
+    """The result: clean, or issues found with each alert (id, severity, summary); blind spots."""
+    issues = window_issues(store, t0)
+    span = f"{_hm(t0)} to {_hm(t0 + timeline.ACTIVE_WATCH)}"
+    if not issues:
+        lines = [f"clean: no CRITICAL or WARNING alert in the 4 hours ({span})"]
+    else:
+        lines = [f"issues found: {len(issues)} alert(s) in the 4 hours ({span}):"]
+        lines += [describe_issue(issue, show) for issue in issues]
+    end = t0 + timeline.ACTIVE_WATCH
+    for event in store.alert_events(t0, end):
+        if event.event == "blind":
+            check = event.alert_id.removesuffix(BLIND_SUFFIX)
+            lines.append(
+                f"the watch was blind on {show(check)} from {_hm(event.at)}: {show(event.summary)}"
+            )
+    return lines
+
+
+def describe_issue(issue: Issue, show: Show = quote) -> str:
+    """One alert of the window: severity, id, when, and its first summary."""
+    when = (
+        f"firing since {_hm(issue.at)} (before T0)" if issue.carried_over else f"at {_hm(issue.at)}"
+    )
+    return f"{issue.severity} {show(issue.alert_id)} {when}: {show(issue.summary)}"
+
+
+# -- the dashboard marks --------------------------------------------------------------------
+
+
+def dashboard_lines(
+    store: StateStore, t0: datetime, now: datetime, show: Show = quote
+) -> list[str]:
+    """Runbook 7.2 at `now`: pg status and connection peak, log counts, tables, alerts."""
+    return [
+        _pg_status(store, t0, now, show),
+        _peak_line(connection_peak(store, t0, now)),
+        *_log_lines(store, t0, now, show),
+        _tables_line(store, t0, now, show),
+        _alerts_line(store, t0, now, show),
+    ]
+
+
+def connection_peak(store: StateStore, t0: datetime, now: datetime) -> Peak | None:
+    """The highest count either check saw in [T0, now], the first time it was seen."""
+    rows = sorted(
+        (
+            row
+            for check in CONNECTION_CHECKS
+            for row in store.check_history(check, since=t0, until=now + _INCLUSIVE)
+            if "connections" in row.metrics
+        ),
+        key=lambda row: row.at,
+    )
+    if not rows:
+        return None
+    top = max(rows, key=lambda row: row.metrics["connections"])
+    limit = top.metrics.get("connection_limit")
+    if limit is None:
+        # pg_connections keeps only the server's limit: take the effective limit pg_info
+        # last reported (the SOP's ceiling, 25 on Standard-0).
+        limits = [
+            row.metrics["connection_limit"] for row in rows if "connection_limit" in row.metrics
+        ]
+        limit = limits[-1] if limits else None
+    return Peak(
+        int(top.metrics["connections"]), top.at, top.check, None if limit is None else int(limit)
+    )
+
+
+def peak_text(peak: Peak) -> str:
+    """`12/25 (48%) at 16:02Z, pg_connections`, or without the limit when none was recorded."""
+    if peak.limit:
+        share = f"{peak.connections}/{peak.limit} ({peak.connections * 100 // peak.limit}%)"
+    else:
+        share = f"{peak.connections} (limit not recorded)"
+    return f"{share} at {_hm(peak.at)}, {peak.check}"
+
+
+# -- posting --------------------------------------------------------------------------------
+
+
+def post_due(
+    store: StateStore,
+    composer: Composer,
+    t0: datetime,
+    now: datetime,
+    watcher_app: str | None = None,
+) -> list[str]:
+    """Post every due mark not posted before (late ones say so); return the names posted."""
+    posted = {mark.name for mark in store.marks()}
+    names: list[str] = []
+    for due in timeline.due_marks(t0, now, posted):
+        late = timeline.is_late(due.due_at, now)
+        title, lines, gate = _compose(store, t0, now, due.name, watcher_app)
+        if late:
+            lines.insert(0, f"posted late: due {_hm(due.due_at)}, the watcher was down")
+        mark = Mark(due.name, due.due_at, now, late)
+        # Insert-if-absent with the message, in one transaction: another process (or a
+        # restart) that posted it first wins, and nothing is queued twice.
+        if store.post_mark(mark, [Message("post", composer.note(title, lines))]):
+            names.append(due.name)
+            if gate is not None:
+                store.set_watch_value(GATE_KEY, GATE_OPEN if gate.open else GATE_CLOSED)
+    return names
+
+
+def _compose(
+    store: StateStore, t0: datetime, now: datetime, name: str, watcher_app: str | None
+) -> tuple[str, list[str], GateVerdict | None]:
+    if name == "4h":
+        verdict = gate_verdict(store, t0, show=quote)
+        result = "issues found" if verdict.issues else "clean"
+        gate = "OPEN" if verdict.open else "CLOSED"
+        lines = [
+            f"4-hour watch ended at {_hm(t0 + timeline.ACTIVE_WATCH)}",
+            *four_hour_result(store, t0),
+            *_gate_lines(verdict),
+        ]
+        return f"RM-10 4-hour result: {result} — RM-11 gate {gate}", lines, verdict
+    lines = dashboard_lines(store, t0, now)
+    if name == "8h":
+        return "RM-10 8-hour dashboard mark", lines, None
+    app = watcher_app or WATCHER_APP_UNKNOWN
+    lines += [
+        _four_hour_recap(store, t0),
+        "The 24-hour watch is over. The worker can be scaled to 0:"
+        f" `heroku ps:scale worker=0 -a {app}`",
+    ]
+    return "RM-10 24-hour dashboard mark: final report", lines, None
+
+
+def _gate_lines(verdict: GateVerdict) -> list[str]:
+    if verdict.open:
+        assert verdict.sentry_at is not None  # an open gate rests on a clean Sentry check
+        lines = [
+            "RM-11 gate (7.4) OPEN: no CRITICAL or WARNING alert in the 4 hours, and Sentry"
+            f" showed zero new issues (checked at {_hm(verdict.sentry_at)})"
+        ]
+    else:
+        lines = [f"RM-11 gate (7.4) CLOSED: {reason}" for reason in verdict.reasons]
+    lines.append("RM-11 also needs the operator's sign-off in Section 8 (see `watcher record`)")
+    return lines
+
+
+def _four_hour_recap(store: StateStore, t0: datetime) -> str:
+    issues = window_issues(store, t0)
+    result = f"issues found ({len(issues)} alert(s))" if issues else "clean"
+    kept = store.watch_value(GATE_KEY)
+    gate = (kept or (GATE_OPEN if gate_verdict(store, t0).open else GATE_CLOSED)).upper()
+    return f"4-hour result: {result}; RM-11 gate {gate}"
+
+
+# -- the dashboard's parts ------------------------------------------------------------------
+
+
+def _pg_status(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
+    rows = store.check_history("pg_info", since=t0, until=now + _INCLUSIVE)
+    if not rows:
+        return "Postgres status (pg:info): no observation since T0"
+    latest = rows[-1]
+    available = latest.metrics.get("available")
+    if available == 1:
+        return f"Postgres status (pg:info): Available (at {_hm(latest.at)})"
+    if available is not None:
+        return (
+            f"Postgres status (pg:info): NOT Available (at {_hm(latest.at)}):"
+            f" {show(latest.summary)}"
+        )
+    # The check could not read the status (UNKNOWN): say so, and what was last known.
+    seen = [row for row in rows if row.metrics.get("available") == 1]
+    last = f"; last seen Available at {_hm(seen[-1].at)}" if seen else ""
+    return (
+        f"Postgres status (pg:info): not known: pg_info {latest.state} at {_hm(latest.at)}:"
+        f" {show(latest.summary)}{last}"
+    )
+
+
+def _peak_line(peak: Peak | None) -> str:
+    if peak is None:
+        return "Connection peak since T0: no connection count observed"
+    return f"Connection peak since T0: {peak_text(peak)}"
+
+
+def _log_lines(store: StateStore, t0: datetime, now: datetime, show: Show) -> list[str]:
+    observed = store.check_history("logs", since=t0, until=now + _INCLUSIVE)
+    # Counts are kept per minute: T0's own minute counts, so a match right at T0 is not lost.
+    counts = store.log_counts(_minute(t0), now + _INCLUSIVE)
+    if not observed and not counts:
+        return ["Log pattern counts since T0: no log observation yet, so no counts"]
+    scan = ", ".join(f"{pattern} {counts.get(pattern, 0)}" for pattern in SQLITE_REMNANTS)
+    others = sorted(
+        ((p, n) for p, n in counts.items() if p not in SQLITE_REMNANTS),
+        key=lambda item: (-item[1], item[0]),
+    )
+    other = ", ".join(f"{p} {n}" for p, n in others) if others else "none matched"
+    lines = [
+        f"Log scan since T0 (7.2, expected 0): {scan}",
+        f"Other log patterns since T0: {other}",
+    ]
+    if observed and observed[-1].state == "UNKNOWN":
+        lines.append(
+            f"the log check was UNKNOWN at {_hm(observed[-1].at)}, counts may be incomplete:"
+            f" {show(observed[-1].summary)}"
+        )
+    return lines
+
+
+def _tables_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
+    rows = store.check_history("tables", since=t0, until=now + _INCLUSIVE)
+    if not rows:
+        return "Tables in public: no observation since T0"
+    counted = [row for row in rows if "tables" in row.metrics]
+    latest = rows[-1]
+    if "tables" not in latest.metrics:
+        last = (
+            f"; last counted {int(counted[-1].metrics['tables'])} at {_hm(counted[-1].at)}"
+            if counted
+            else ""
+        )
+        return (
+            f"Tables in public: not known: tables {latest.state} at {_hm(latest.at)}:"
+            f" {show(latest.summary)}{last}"
+        )
+    count, baseline = int(latest.metrics["tables"]), latest.metrics.get("baseline")
+    against = "no baseline recorded"
+    if baseline is not None:
+        diff = count - int(baseline)
+        against = f"baseline {int(baseline)}, " + (
+            "as expected" if diff == 0 else f"{abs(diff)} {'more' if diff > 0 else 'fewer'}"
+        )
+    seen = sorted({int(row.metrics["tables"]) for row in counted})
+    spread = (
+        f"the same in all {len(counted)} count(s) since T0"
+        if len(seen) == 1
+        else f"between {seen[0]} and {seen[-1]} since T0"
+    )
+    return f"Tables in public: {count} at {_hm(latest.at)} ({against}); {spread}"
+
+
+def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
+    posted: dict[str, Issue] = {}
+    _collect(posted, store.alert_events(t0, now + _INCLUSIVE))
+    firing = [a.id for a in store.alerts([FIRING]) if not a.id.endswith(BLIND_SUFFIX)]
+    still = f"; still firing: {', '.join(show(a) for a in firing)}" if firing else ""
+    if not posted:
+        return f"Alerts since T0: none{still}"
+    critical = sum(1 for issue in posted.values() if issue.severity == "CRITICAL")
+    return (
+        f"Alerts since T0: {len(posted)} ({critical} CRITICAL,"
+        f" {len(posted) - critical} WARNING){still}"
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _window_end(t0: datetime, now: datetime | None) -> datetime:
+    end = t0 + timeline.ACTIVE_WATCH
+    return end if now is None or now >= end else now + _INCLUSIVE
+
+
+def _firing_at(store: StateStore, t0: datetime) -> dict[str, Issue]:
+    """Alerts posted before T0 and not resolved by then."""
+    firing: dict[str, Issue] = {}
+    for event in store.alert_events(until=t0):
+        if event.event == "resolved":
+            firing.pop(event.alert_id, None)
+        else:
+            _collect(firing, [event])
+    return {key: replace(issue, carried_over=True) for key, issue in firing.items()}
+
+
+def _collect(issues: dict[str, Issue], events: Iterable[AlertEvent]) -> None:
+    """Add each alert posted in `events`: its first time and summary, its worst severity."""
+    for event in events:
+        if event.event not in _ALERTING:
+            continue
+        known = issues.get(event.alert_id)
+        if known is None:
+            issues[event.alert_id] = Issue(event.alert_id, event.severity, event.at, event.summary)
+        elif _RANK.get(event.severity, 0) > _RANK.get(known.severity, 0):
+            issues[event.alert_id] = replace(known, severity=event.severity)
+
+
+def _issue_reason(issue: Issue, show: Show) -> str:
+    if issue.carried_over:
+        return (
+            f"{issue.severity} alert {show(issue.alert_id)} was firing at T0"
+            f" (since {_hm(issue.at)})"
+        )
+    return f"{issue.severity} alert {show(issue.alert_id)} at {_hm(issue.at)}"
+
+
+def _sentry_problem(latest: HistoryRow | None, show: Show) -> str | None:
+    """Why the last Sentry observation does not show zero new issues (None: it does)."""
+    if latest is None:
+        return "no Sentry observation since T0"
+    new = latest.metrics.get("new_issues")
+    if latest.state == "OK" and new == 0:
+        return None
+    if new:
+        return f"{int(new)} new issue(s) at {_hm(latest.at)}"
+    return f"the Sentry check was {latest.state} at {_hm(latest.at)}: {show(latest.summary)}"
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _hm(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%H:%M}Z"
