@@ -52,6 +52,18 @@ class LogTally:
             counts.last = at
             counts.sample = match.line.raw[:SAMPLE_CHARS]
 
+    def restore(self, pattern_id: str, minute: datetime, count: int, sample: str) -> None:
+        """Counts kept from before a restart: `count` matches in the minute starting then."""
+        counts = self.patterns.setdefault(pattern_id, PatternCounts())
+        key = int(minute.timestamp()) // _MINUTE
+        counts.minutes[key] = counts.minutes.get(key, 0) + count
+        counts.total += count
+        if counts.first is None or minute < counts.first:
+            counts.first = minute
+        if counts.last is None or minute >= counts.last:
+            counts.last = minute
+            counts.sample = counts.sample or sample
+
     def count_since(self, pattern_id: str, since: datetime) -> int:
         """Matches at or after `since`, to the minute (the bucket holding `since` counts whole)."""
         counts = self.patterns.get(pattern_id)

@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="escalate to Slack (and Alertmanager) with the state the daemon keeps",
     )
+    commands.add_parser("run", help="the daemon for the 24-hour watch (a Heroku worker)")
+    commands.add_parser(
+        "record", help="print the Section 8 fields the watch can fill, as Markdown"
+    )
     scan = commands.add_parser(
         "scan", help="scan an exported Heroku log with the pattern catalogue"
     )
@@ -82,7 +86,11 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         print(exc, file=sys.stderr)
         return EXIT_UNKNOWN
     redactor = Redactor(settings.secrets())
+    if args.command == "run":
+        return run(settings, clock or SystemClock(), redactor)
     _configure_logging(redactor, settings.log_level)
+    if args.command == "record":
+        return record(settings, clock or SystemClock(), redactor)
     if args.command == "once":
         return once(settings, clock or SystemClock(), redactor, args.check, args.json, args.notify)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
@@ -146,6 +154,34 @@ def once(
     # Secrets never leave the process, whatever a check or an API put in a summary.
     print(redactor(text))
     return exit_code
+
+
+def run(settings: Settings, clock: Clock, redactor: Redactor) -> int:
+    """`watcher run`: the daemon; logs one logfmt line per event on stdout (Heroku's way)."""
+    from watcher import logfmt
+    from watcher.daemon import Daemon
+
+    # The daemon's log is its record of events: INFO at least, DEBUG if asked for.
+    logfmt.configure(redactor, "DEBUG" if settings.log_level == "DEBUG" else "INFO")
+    return Daemon(settings, clock, redactor).run()
+
+
+def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
+    """`watcher record`: the Section 8 fields from the state store, as Markdown."""
+    from watcher.record import record_markdown
+    from watcher.state import StateStore, StateStoreError
+
+    store = StateStore.from_url(settings.state_url.get_secret_value())
+    try:
+        t0 = settings.cutover_at or store.watch_start()
+        text = record_markdown(store, t0, settings.app, clock.now())
+    except StateStoreError as exc:
+        print(redactor(f"watcher record: {exc}"), file=sys.stderr)
+        return EXIT_UNKNOWN
+    finally:
+        store.close()
+    print(redactor(text))
+    return 0
 
 
 def _notify(

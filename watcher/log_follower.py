@@ -10,11 +10,12 @@ counted, lines may have been lost in between: the follower says so in its health
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import socket
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -68,6 +69,7 @@ class LogFollower:
         on_match: Callable[[Match], None] = lambda match: None,
         idle_timeout: float = IDLE_TIMEOUT,
         replay_lines: int = LOGPLEX_LINES,
+        remembered: Sequence[str] = (),
     ) -> None:
         self._api, self._http, self._matcher = api, http, matcher
         self._tally, self._lock, self._clock = tally, lock, clock
@@ -77,10 +79,18 @@ class LogFollower:
         self._stop = threading.Event()
         self._socket: socket.socket | None = None
         self._health = FollowerHealth()
-        # The lines counted lately, with how often: what a new session's replay may repeat.
+        # The lines counted lately (as digests), with how often: what a new session's replay
+        # may repeat. `remembered` carries them over a restart, from the state store.
         self._recent: deque[bytes] = deque()
         self._recent_count: Counter[bytes] = Counter()
         self._recent_limit = 2 * replay_lines
+        for key in remembered:
+            with contextlib.suppress(ValueError):
+                self._remember_key(bytes.fromhex(key))
+
+    def remembered(self) -> list[str]:
+        """The digests of the lines counted lately, oldest first, for the state store."""
+        return [key.hex() for key in list(self._recent)]
 
     @property
     def health(self) -> FollowerHealth:
@@ -182,14 +192,15 @@ class LogFollower:
                 raise _Stopped
             if replay_left:
                 replay_left -= 1
-                known = counted[raw] > 0
+                key = _digest(raw)
+                known = counted[key] > 0
                 if oldest and not known:
                     # The replay's oldest line should be one counted before; if not, the
                     # replay does not reach back to where the last session ended.
                     self._note_gap()
                 oldest = False
                 if known:
-                    counted[raw] -= 1
+                    counted[key] -= 1
                     continue
             self._take(raw)
 
@@ -221,10 +232,18 @@ class LogFollower:
                 log.exception("a match listener failed; following on")
 
     def _remember(self, raw: bytes) -> None:
-        self._recent.append(raw)
-        self._recent_count[raw] += 1
+        self._remember_key(_digest(raw))
+
+    def _remember_key(self, key: bytes) -> None:
+        self._recent.append(key)
+        self._recent_count[key] += 1
         if len(self._recent) > self._recent_limit:
             oldest = self._recent.popleft()
             self._recent_count[oldest] -= 1
             if not self._recent_count[oldest]:
                 del self._recent_count[oldest]
+
+
+def _digest(raw: bytes) -> bytes:
+    # 12 bytes: a collision among a few thousand lines is far less likely than a lost packet.
+    return hashlib.blake2b(raw, digest_size=12).digest()

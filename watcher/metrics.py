@@ -90,6 +90,30 @@ class Metrics:
             ["channel", "reason"],
             registry=registry,
         )
+        self._log_lines = Counter(
+            "watcher_log_lines", "log lines the follower read", registry=registry
+        )
+        self._log_matches = Counter(
+            "watcher_log_matches",
+            "log lines that matched a catalogue pattern",
+            ["pattern"],
+            registry=registry,
+        )
+        self._stream_up = Gauge(
+            "watcher_log_stream_up", "1 while the log stream is connected", registry=registry
+        )
+        self._stream_reconnects = Counter(
+            "watcher_log_stream_reconnects", "log stream reconnects", registry=registry
+        )
+        self._reconnects_seen = 0
+        self._elapsed = Gauge(
+            "watcher_watch_elapsed_seconds", "seconds since T0", registry=registry
+        )
+        self._gate = Gauge(
+            "watcher_rm11_gate_open",
+            "1 if the RM-11 gate is open (7.4): no alert in the 4-hour watch, Sentry clean",
+            registry=registry,
+        )
         Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
             version
         ).set(1)
@@ -136,3 +160,29 @@ class Metrics:
                     self._alerts_firing.labels(sample.labels["alert"]).set(0)
         for alert in current:
             self._alerts_firing.labels(alert).set(1)
+
+    def start_counting(self, patterns: Iterable[str], channels: Iterable[str]) -> None:
+        """Create every labelled counter at 0, so its first increase is seen (`increase()`)."""
+        for pattern in patterns:
+            self._log_matches.labels(pattern)
+        for channel in channels:
+            self._notifications.labels(channel)
+
+    def log_read(self, lines: int, matches: Iterable[str]) -> None:
+        """Lines the follower read, and the patterns they matched."""
+        self._log_lines.inc(lines)
+        for pattern in matches:
+            self._log_matches.labels(pattern).inc()
+
+    def log_stream(self, up: bool, reconnects: int) -> None:
+        """The follower's health; `reconnects` is its running total."""
+        self._stream_up.set(1 if up else 0)
+        if reconnects > self._reconnects_seen:
+            self._stream_reconnects.inc(reconnects - self._reconnects_seen)
+            self._reconnects_seen = reconnects
+
+    def watch(self, elapsed_seconds: float, gate_open: bool | None) -> None:
+        """Where the watch is on its timeline, and the RM-11 gate (unset until known)."""
+        self._elapsed.set(max(0.0, elapsed_seconds))
+        if gate_open is not None:
+            self._gate.set(1 if gate_open else 0)

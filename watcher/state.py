@@ -549,6 +549,14 @@ class StateStore:
         )
         return {str(pattern): int(total) for pattern, total in rows}
 
+    def log_minutes(self, since: datetime) -> list[tuple[str, datetime, int]]:
+        """Matches per pattern and minute from `since` on, oldest first."""
+        rows = self._query(
+            "SELECT pattern, minute, count FROM log_counts WHERE minute >= ? ORDER BY minute",
+            (_epoch(since),),
+        )
+        return [(str(p), _time(m), int(c)) for p, m, c in rows]
+
     def record_checks(self, rows: Sequence[HistoryRow]) -> None:
         def work(execute: Execute) -> None:
             for row in rows:

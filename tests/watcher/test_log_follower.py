@@ -282,3 +282,35 @@ def test_stop_ends_a_follow_waiting_for_an_answer(running: Running) -> None:
         running.thread.join(3)
         assert not running.thread.is_alive()
         assert time.monotonic() - started < 1.5
+
+
+def test_a_restarted_follower_skips_the_lines_counted_before_it(running: Running) -> None:
+    running.start(*QUIET, DENIED)
+    wait_until(lambda: running.follower.health.lines_seen == 6)
+    remembered = running.follower.remembered()
+    assert len(remembered) == 6
+    running.follower.stop()
+    assert running.thread is not None
+    running.thread.join(5)
+    # A new process: a new follower and tally, with only what the state store kept.
+    tally = LogTally()
+    again = LogFollower(
+        running.follower._api,  # the same Heroku client; only the follower is new
+        running.follower._http,
+        LogMatcher(catalogue("raptor_app"), "worker.1"),
+        tally,
+        threading.Lock(),
+        running.clock,
+        idle_timeout=2.0,
+        remembered=remembered,
+    )
+    thread = threading.Thread(target=again.run, daemon=True)
+    thread.start()
+    try:
+        running.logplex.push(line(9, "app[web.1]: GET /healthz 200"))
+        wait_until(lambda: again.health.lines_seen == 1)
+        assert tally.lines == 1 and "permission_denied" not in tally.patterns
+        assert again.health.gaps == 0
+    finally:
+        again.stop()
+        thread.join(5)

@@ -1,0 +1,209 @@
+"""A whole 24-hour watch in seconds: the jobs of `watcher run` on a moved clock.
+
+The checks talk to the real fakes and the test PostgreSQL; Slack is the fake Web API. Run with
+`-s` to see the timeline the watch posted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.fakes import heroku as heroku_fake
+from tests.fakes import sentry as sentry_fake
+from tests.fakes import slack as slack_fake
+from tests.fakes.healthz import FakeHealthz, healthy
+from tests.fakes.heroku import FakeHeroku
+from tests.fakes.logplex import FakeLogplex
+from tests.fakes.sentry import FakeSentry
+from tests.fakes.slack import FakeSlack
+from tests.support.clock import CUTOVER, FakeClock
+from tests.support.postgres import WatchedDatabase
+from watcher.metrics import Metrics
+from watcher.notifier import Notifier
+from watcher.redact import Redactor
+from watcher.settings import Settings, load_settings
+from watcher.state import StateStore
+from watcher.watch import Watch
+
+MINUTE = 60
+HEALTHZ_EVERY, CYCLE_EVERY = 5 * MINUTE, 15 * MINUTE
+
+
+@dataclass
+class Sources:
+    healthz: FakeHealthz
+    slack: FakeSlack
+    sentry: FakeSentry
+    registry: CollectorRegistry
+
+
+class Run:
+    """One watcher process over a store that outlives it; `restart()` starts another."""
+
+    def __init__(self, settings: Settings, sources: Sources, clock: FakeClock, http: httpx.Client):
+        self.settings, self.sources, self.clock, self.http = settings, sources, clock, http
+        self.watch: Watch | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        if self.watch is not None:
+            self.watch.store.close()
+        store = StateStore.from_url(self.settings.state_url.get_secret_value())
+        # A new process: a new registry.
+        self.sources.registry = CollectorRegistry()
+        metrics = Metrics(self.sources.registry, "test")
+        notifier = Notifier(self.settings, store, self.clock, self.http, metrics)
+        self.watch = Watch(
+            self.settings, store, self.clock, self.http, metrics, notifier, Redactor([])
+        )
+
+    def until(self, hours: float, step: int = 5 * MINUTE) -> None:
+        """Run the jobs as the scheduler would, until `hours` after T0."""
+        assert self.watch is not None
+        end = CUTOVER + timedelta(hours=hours)
+        while self.clock.now() < end:
+            elapsed = int((self.clock.now() - CUTOVER).total_seconds())
+            if elapsed % CYCLE_EVERY == 0:
+                self.watch.full_cycle()
+            elif elapsed % HEALTHZ_EVERY == 0:
+                self.watch.healthz_probe()
+            self.watch.post_marks()
+            self.watch.deliver()
+            self.clock.advance(step)
+
+
+@pytest.fixture
+def sources(watched_db: WatchedDatabase, tmp_path: Path) -> Iterator[tuple[Settings, Sources]]:
+    with (
+        FakeHealthz() as healthz,
+        FakeSlack() as slack,
+        FakeSentry() as sentry,
+        FakeHeroku() as heroku,
+        FakeLogplex() as logplex,
+    ):
+        heroku.set_info(heroku.add_postgres(), status="Available", connections="6/120")
+        heroku.logplex_url = logplex.session_url
+        settings = load_settings(
+            app="raxx-api-prod",
+            database_url=watched_db.owner_url,
+            app_role=watched_db.app_role,
+            healthz_url=healthz.healthz_url,
+            heroku_api_key=heroku_fake.TOKEN,
+            heroku_api_url=heroku.url,
+            heroku_data_api_url=heroku.url,
+            sentry_auth_token=sentry_fake.TOKEN,
+            sentry_api_url=sentry.url,
+            sentry_org=sentry_fake.ORG,
+            slack_bot_token=slack_fake.TOKEN,
+            slack_api_url=slack.api_url,
+            slack_mention="<@U024BE7LH>",
+            cutover_at=CUTOVER,
+            check_timeout=5,
+            state_url=f"sqlite:///{tmp_path}/state.db",
+        )
+        yield settings, Sources(healthz, slack, sentry, CollectorRegistry())
+
+
+@pytest.fixture
+def run(sources: tuple[Settings, Sources]) -> Iterator[Run]:
+    settings, fakes = sources
+    with httpx.Client() as http:
+        started = Run(settings, fakes, FakeClock(CUTOVER), http)
+        yield started
+        assert started.watch is not None
+        started.watch.store.close()
+        print("\n" + timeline(fakes.slack))
+
+
+def timeline(slack: FakeSlack) -> str:
+    """What the channel shows, oldest first, replies indented."""
+    lines = []
+    for message in slack.top_level():
+        lines.append(f"{message.ts} {(message.current_text or '').splitlines()[0][:160]}")
+        lines += [f"    ↳ {(r.text or '')[:150]}" for r in slack.replies(message.ts)]
+    return "\n".join(lines)
+
+
+def titles(slack: FakeSlack) -> list[str]:
+    return [(m.text or "").splitlines()[0] for m in slack.top_level()]
+
+
+def test_a_clean_watch_posts_each_mark_once_and_opens_the_gate(
+    run: Run, sources: tuple[Settings, Sources]
+) -> None:
+    _, fakes = sources
+    run.until(hours=25)
+    assert titles(fakes.slack) == [
+        "RM-10 4-hour result: clean — RM-11 gate OPEN",
+        "RM-10 8-hour dashboard mark",
+        "RM-10 24-hour dashboard mark: final report",
+    ]
+    assert fakes.registry.get_sample_value("watcher_rm11_gate_open") == 1
+    assert fakes.registry.get_sample_value("watcher_watch_elapsed_seconds") == pytest.approx(
+        25 * 3600 - 5 * MINUTE
+    )
+    final = fakes.slack.top_level()[-1]
+    assert "heroku ps:scale worker=0" in (final.text or "")
+
+
+def test_an_incident_in_the_active_watch_pages_once_and_closes_the_gate(
+    run: Run, sources: tuple[Settings, Sources]
+) -> None:
+    _, fakes = sources
+    run.until(hours=2)
+    fakes.healthz.reply = healthy(db="sqlite")
+    run.until(hours=2.5)
+    fakes.healthz.reply = healthy()
+    run.until(hours=25)
+    paged, *marks = fakes.slack.top_level()
+    assert (paged.text or "").startswith("<@U024BE7LH> CRITICAL raxx-api-prod healthz")
+    assert (paged.current_text or "").startswith("RESOLVED (was CRITICAL)")
+    reminder, resolved = (r.text or "" for r in fakes.slack.replies(paged.ts))
+    assert reminder.startswith("still CRITICAL after 30 min (since 16:53Z)")
+    assert resolved.startswith(":white_check_mark: resolved: `healthz.db_sqlite` is clear")
+    assert titles(fakes.slack)[1] == "RM-10 4-hour result: issues found — RM-11 gate CLOSED"
+    assert len(marks) == 3
+    assert fakes.registry.get_sample_value("watcher_rm11_gate_open") == 0
+
+
+def test_a_restart_in_the_middle_resumes_without_reposting_or_repaging(
+    run: Run, sources: tuple[Settings, Sources]
+) -> None:
+    _, fakes = sources
+    run.until(hours=9)
+    fakes.healthz.reply = healthy(db="sqlite")
+    run.until(hours=9.25)
+    before = len(fakes.slack.messages)
+    run.restart()  # the daily dyno cycling, while an alert is open
+    run.until(hours=9.5)
+    assert len(fakes.slack.top_level()) == 3  # 4h, 8h, the page: nothing again
+    fakes.healthz.reply = healthy()
+    run.until(hours=25)
+    four, eight, paged, final = titles(fakes.slack)
+    assert (four, eight, final) == (
+        "RM-10 4-hour result: clean — RM-11 gate OPEN",
+        "RM-10 8-hour dashboard mark",
+        "RM-10 24-hour dashboard mark: final report",
+    )
+    assert paged.startswith("<@U024BE7LH> CRITICAL raxx-api-prod healthz: `db=sqlite")
+    assert len(fakes.slack.messages) > before
+
+
+def test_a_mark_missed_while_down_is_posted_late_and_says_so(
+    run: Run, sources: tuple[Settings, Sources]
+) -> None:
+    _, fakes = sources
+    run.until(hours=7.5)
+    run.clock.advance(3 * 3600)  # the worker was down from 7.5 h to 10.5 h
+    run.restart()
+    run.until(hours=11)
+    eight = fakes.slack.top_level()[-1]
+    assert (eight.text or "").startswith("RM-10 8-hour dashboard mark")
+    assert "posted late: due 22:48Z, the watcher was down" in (eight.text or "")

@@ -1,0 +1,280 @@
+"""`watcher run`: the worker process. Schedules the watch's jobs, serves or pushes the metrics,
+follows the log, delivers the outbox, and stops cleanly on SIGTERM (SPEC section 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from types import FrameType
+from typing import Any
+
+import httpx
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+
+from checks.clock import Clock
+from checks.heroku_api import HerokuApi, HerokuConfig
+from watcher import __version__, pushgateway
+from watcher.delivery import Failure
+from watcher.log_follower import LogFollower
+from watcher.metrics import Metrics
+from watcher.metrics_server import MetricsServer
+from watcher.notifier import Notifier
+from watcher.redact import Redactor
+from watcher.self_monitoring import SelfMonitoring
+from watcher.settings import Settings
+from watcher.state import StateStore, StateStoreError
+from watcher.watch import Watch
+
+log = logging.getLogger(__name__)
+
+# SIGTERM to exit: Heroku kills the dyno 30 s after SIGTERM; the SPEC allows 10 s.
+SHUTDOWN_SECONDS = 10.0
+# How often the timeline is looked at (marks, elapsed time, the gate).
+TIMELINE_SECONDS = 30.0
+# The follower's matches are escalated this often at most: seconds, not cycles.
+ESCALATE_SECONDS = 0.5
+# A sleeping delivery loop still looks at the outbox this often (a retry may have come due).
+DELIVERY_POLL_SECONDS = 5.0
+
+
+class Daemon:
+    """One watcher process: `run()` returns its exit code after SIGTERM."""
+
+    def __init__(self, settings: Settings, clock: Clock, redactor: Redactor) -> None:
+        self.settings, self.clock, self.redactor = settings, clock, redactor
+        self.stop = threading.Event()
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry, __version__)
+        self.monitor = SelfMonitoring(
+            None if settings.sentry_dsn is None else settings.sentry_dsn.get_secret_value(),
+            __version__,
+            settings.sentry_environment,
+            redactor,
+        )
+        self._threads: list[threading.Thread] = []
+        self._signals = 0
+
+    def run(self) -> int:
+        """Watch until SIGTERM (or SIGINT); then stop within SHUTDOWN_SECONDS."""
+        self.monitor.start()
+        settings = self.settings
+        store = StateStore.from_url(settings.state_url.get_secret_value())
+        http = httpx.Client(
+            timeout=settings.check_timeout,
+            headers={"User-Agent": f"cutover-watcher/{__version__}"},
+        )
+        notifier = Notifier(
+            settings, store, self.clock, http, self.metrics, self._report_failure
+        )
+        try:
+            watch = Watch(settings, store, self.clock, http, self.metrics, notifier, self.redactor)
+            requeued = notifier.delivery.requeue_for_new_settings()
+        except StateStoreError as exc:
+            log.error("cannot start: %s", exc)
+            return 3
+        log.info(
+            "watch started",
+            extra={"fields": {"t0": f"{watch.t0:%Y-%m-%dT%H:%M:%SZ}", "requeued": requeued}},
+        )
+        server = self._serve_metrics()
+        scheduler = self._schedule(watch)
+        self._start_follower(watch, http)
+        self._thread("escalate-logs", lambda: self._loop(watch.escalate_logs, ESCALATE_SECONDS))
+        self._thread("deliver", lambda: self._deliver_loop(watch))
+        self._install_signals()
+        scheduler.start()
+        self.stop.wait()
+        self._shutdown(watch, scheduler, server)
+        return 0
+
+    # -- jobs and threads -------------------------------------------------------------------
+
+    def _schedule(self, watch: Watch) -> BackgroundScheduler:
+        settings = self.settings
+        scheduler = BackgroundScheduler(
+            timezone="UTC",
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        cycle, probe = settings.check_interval, settings.healthz_interval
+        now = self.clock.now()
+        # A run late by more than half its interval is skipped: the next one is as good.
+        scheduler.add_job(
+            lambda: self._cycle(watch), "interval", seconds=cycle, id="cycle",
+            next_run_time=now, misfire_grace_time=max(1, int(cycle / 2)),
+        )  # fmt: skip
+        scheduler.add_job(
+            watch.healthz_probe, "interval", seconds=probe, id="healthz",
+            next_run_time=now, misfire_grace_time=max(1, int(probe / 2)),
+        )  # fmt: skip
+        # Marks are never skipped: a late one is posted late, and says so.
+        scheduler.add_job(
+            watch.post_marks, "interval", seconds=TIMELINE_SECONDS, id="timeline",
+            next_run_time=now + timedelta(seconds=1), misfire_grace_time=None,
+        )  # fmt: skip
+        scheduler.add_listener(
+            lambda event: self._job_event(watch, event),
+            EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED,
+        )
+        return scheduler
+
+    def _cycle(self, watch: Watch) -> None:
+        interval = max(1, round(self.settings.check_interval / 60))
+        self.monitor.checkin("in_progress", interval)
+        try:
+            watch.full_cycle()
+        except Exception:
+            self.monitor.checkin("error", interval)
+            raise
+        self.monitor.checkin("ok", interval)
+        watch.save_follower()
+        if self.settings.pushgateway_url is not None:
+            problem = pushgateway.push(
+                self.settings.pushgateway_url,
+                self.registry,
+                self.settings.app,
+                timeout=self.settings.check_timeout,
+            )
+            watch.problem("pushgateway", None if problem is None else f"push failed: {problem}")
+
+    def _job_event(self, watch: Watch, event: JobEvent) -> None:
+        job = event.job_id
+        if event.code == EVENT_JOB_EXECUTED:
+            watch.problem(f"job:{job}", None)
+            return
+        what = {
+            EVENT_JOB_ERROR: "failed",
+            EVENT_JOB_MISSED: "missed its time",
+            EVENT_JOB_MAX_INSTANCES: "skipped: the previous run is still going",
+        }.get(event.code, "misbehaved")
+        exception = getattr(event, "exception", None)
+        detail = f" ({type(exception).__name__}: {exception})" if exception else ""
+        text = self.redactor(f"job {job} {what}{detail}")
+        watch.problem(f"job:{job}", text)
+        log.error(text, extra={"fields": {"job": job}})
+        if exception is not None:
+            self.monitor.report_failure(text, job=job)
+
+    def _start_follower(self, watch: Watch, http: httpx.Client) -> None:
+        settings = self.settings
+        if settings.heroku_api_key is None:
+            log.warning("no HEROKU_API_KEY: the log stream is not followed")
+            return
+        config = HerokuConfig(
+            settings.heroku_api_url,
+            settings.heroku_data_api_url,
+            settings.heroku_api_key.get_secret_value(),
+            settings.app,
+        )
+        watch.follower = LogFollower(
+            HerokuApi(http, config, self.clock),
+            http,
+            watch.matcher,
+            watch.tally,
+            watch.tally_lock,
+            self.clock,
+            on_match=watch.on_log_match,
+            remembered=watch.remembered_lines(),
+        )
+        self._thread("follow-logs", watch.follower.run)
+
+    def _deliver_loop(self, watch: Watch) -> None:
+        while not self.stop.is_set():
+            try:
+                watch.deliver()
+            except Exception:
+                log.exception("delivery failed; trying again")
+            due = watch.notifier.delivery.next_due()
+            wait = DELIVERY_POLL_SECONDS
+            if due is not None:
+                wait = min(wait, max(0.05, (due - self.clock.now()).total_seconds()))
+            watch.wake.wait(wait)
+            watch.wake.clear()
+
+    def _loop(self, work: Callable[[], Any], seconds: float) -> None:
+        while not self.stop.is_set():
+            try:
+                work()
+            except Exception:
+                log.exception("%s failed; going on", getattr(work, "__name__", "job"))
+            self.stop.wait(seconds)
+
+    def _thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _serve_metrics(self) -> MetricsServer | None:
+        port = self.settings.metrics_port
+        if port is None:
+            return None
+        token = self.settings.metrics_token
+        server = MetricsServer(
+            self.registry, port, None if token is None else token.get_secret_value()
+        )
+        server.start()
+        log.info("serving /metrics", extra={"fields": {"port": server.port}})
+        return server
+
+    def _report_failure(self, failure: Failure) -> None:
+        self.monitor.report_failure(
+            f"notification failed for good: {failure.reason}; fix: {failure.fix}",
+            reason=failure.reason,
+        )
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
+            self.stop.set()
+            # Whatever hangs, the process is gone within the SPEC's 10 s.
+            deadline = threading.Timer(SHUTDOWN_SECONDS - 0.5, _exit_now)
+            deadline.daemon = True
+            deadline.start()
+        # A second SIGTERM changes nothing: the shutdown under way is already bounded.
+
+    def _shutdown(
+        self, watch: Watch, scheduler: BackgroundScheduler, server: MetricsServer | None
+    ) -> None:
+        started = time.monotonic()
+        scheduler.shutdown(wait=False)
+        if watch.follower is not None:
+            watch.follower.stop()
+        watch.wake.set()
+        try:
+            watch.save_follower()
+            watch.escalate_logs()
+            # What is queued goes out now if Slack answers; what is left is kept for the restart.
+            watch.deliver(budget=max(0.5, SHUTDOWN_SECONDS - 4 - (time.monotonic() - started)))
+        except Exception:
+            log.exception("flushing on the way out")
+        for thread in self._threads:
+            thread.join(timeout=0.5)
+        if server is not None:
+            server.stop()
+        self.monitor.flush(timeout=2.0)
+        log.info("stopped", extra={"fields": {"seconds": round(time.monotonic() - started, 2)}})
+
+
+def _exit_now() -> None:
+    logging.getLogger(__name__).error("shutdown took too long; exiting now")
+    os._exit(0)

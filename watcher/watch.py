@@ -1,0 +1,218 @@
+"""The 24-hour watch's work, one method per job: `watcher/daemon.py` schedules, tests call.
+
+Everything here takes the injected clock, so a whole watch can run in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
+
+from checks import logs
+from checks.clock import Clock
+from checks.log_patterns import LogMatcher, Match, catalogue
+from checks.log_tally import LogTally
+from checks.result import Result, State
+from watcher import marks, timeline
+from watcher.check_names import CHECK_NAMES
+from watcher.checkset import CheckSet
+from watcher.history import record
+from watcher.log_follower import LogFollower
+from watcher.metrics import Metrics
+from watcher.notifier import Notifier
+from watcher.redact import Redactor
+from watcher.runner import CheckReport, PlannedCheck, run_checks
+from watcher.settings import Settings
+from watcher.state import StateStore, StateStoreError
+
+log = logging.getLogger(__name__)
+
+# The watcher's own health, shown as `watcher_check_state{check="watcher"}`.
+SELF = "watcher"
+FOLLOWER_KEY = "follower_recent"
+_RESTORED_SAMPLE = "(counted before the watcher restarted)"
+
+
+class Watch:
+    """The checks, the log follower's escalations and the timeline of one watch."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        clock: Clock,
+        http: httpx.Client,
+        metrics: Metrics,
+        notifier: Notifier,
+        redactor: Redactor,
+    ) -> None:
+        self.settings, self.store, self.clock = settings, store, clock
+        self.http, self.metrics, self.notifier = http, metrics, notifier
+        self.redactor = redactor
+        # T0 survives restarts: the setting, else the first start kept in the store.
+        self.t0 = settings.cutover_at or store.keep_watch_start(clock.now())
+        self.matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
+        self.tally = LogTally()
+        self.tally_lock = threading.Lock()
+        self.follower: LogFollower | None = None
+        # Set when something was queued: the delivery loop wakes at once.
+        self.wake = threading.Event()
+        self._problems: dict[str, str] = {}
+        self._problems_lock = threading.Lock()
+        self._new_matches: Counter[tuple[str, datetime]] = Counter()
+        self._matches_lock = threading.Lock()
+        self._logged_done = False
+        self._lines_exported = 0
+        metrics.start_counting((p.id for p in self.matcher.patterns), ("slack", "alertmanager"))
+        self._restore_log_counts()
+
+    # -- the jobs ---------------------------------------------------------------------------
+
+    def full_cycle(self) -> list[CheckReport]:
+        """Every check but healthz (it has its own, faster job), then escalate."""
+        names = [n for n in CHECK_NAMES if n != "healthz"]
+        return self._run(names)
+
+    def healthz_probe(self) -> list[CheckReport]:
+        return self._run(["healthz"])
+
+    def escalate_logs(self) -> bool:
+        """Escalate what the follower matched since last time; True if there was anything."""
+        with self._matches_lock:
+            new, self._new_matches = self._new_matches, Counter()
+        if not new:
+            return False
+        now = self.clock.now()
+        self.store.add_log_counts(dict(new))
+        report = CheckReport("logs", logs.SOP, self._logs_result(), 0.0)
+        self.notifier.observe([report], now)
+        self.wake.set()
+        return True
+
+    def post_marks(self) -> list[str]:
+        """Post the timeline marks that are due (each once, late ones saying so)."""
+        now = self.clock.now()
+        posted = marks.post_due(self.store, self.notifier.composer, self.t0, now)
+        for name in posted:
+            log.info("posted the %s mark", name, extra={"fields": {"mark": name}})
+        if posted:
+            self.wake.set()
+        self.metrics.watch(
+            timeline.elapsed_seconds(self.t0, now), marks.gate_open_now(self.store, self.t0, now)
+        )
+        if timeline.phase(self.t0, now) == "done" and not self._logged_done:
+            self._logged_done = True
+            log.info(
+                "the 24-hour watch is over; the worker can be scaled to 0"
+                " (heroku ps:scale worker=0)",
+                extra={"fields": {"phase": "done"}},
+            )
+        return posted
+
+    def deliver(self, budget: float | None = None) -> None:
+        """Send what is due; the delivery loop and shutdown call this."""
+        self.notifier.deliver(budget)
+
+    def save_follower(self) -> None:
+        """Keep the follower's memory of counted lines, so a restart does not count them again."""
+        if self.follower is not None:
+            self.store.set_watch_value(FOLLOWER_KEY, ",".join(self.follower.remembered()))
+
+    def remembered_lines(self) -> list[str]:
+        value = self.store.watch_value(FOLLOWER_KEY)
+        return [key for key in (value or "").split(",") if key]
+
+    def on_log_match(self, match: Match) -> None:
+        """Called by the follower for every match: counted now, escalated by `escalate_logs`."""
+        at = match.line.timestamp or self.clock.now()
+        minute = datetime.fromtimestamp(int(at.timestamp()) // 60 * 60, UTC)
+        with self._matches_lock:
+            self._new_matches[(match.pattern.id, minute)] += 1
+        self.metrics.log_read(0, [match.pattern.id])
+
+    def problem(self, key: str, text: str | None) -> None:
+        """Record (or clear, with None) a problem of the watcher itself."""
+        with self._problems_lock:
+            if text is None:
+                self._problems.pop(key, None)
+            else:
+                self._problems[key] = text
+
+    def self_report(self) -> CheckReport:
+        """The watcher's own health: UNKNOWN while escalations fail or jobs do not run."""
+        with self._problems_lock:
+            problems = list(self._problems.values())
+        failure = self.notifier.delivery.health()
+        if failure is not None:
+            problems.insert(0, f"notifications fail: {failure.reason}; fix: {failure.fix}")
+        if problems:
+            result = Result.unknown("; ".join(problems))
+        else:
+            phase = timeline.phase(self.t0, self.clock.now())
+            result = Result(State.OK, f"watching; phase {phase}")
+        return CheckReport(SELF, "7", result, 0.0)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _run(self, names: list[str]) -> list[CheckReport]:
+        at = self.clock.now()
+        checkset = CheckSet(self.settings, self.store, self.clock, self.http)
+        try:
+            planned = checkset.planned([n for n in names if n != "logs"])
+            if "logs" in names and self.follower is not None:
+                planned.append(PlannedCheck("logs", logs.SOP, self._logs_result))
+            elif "logs" in names:
+                planned += checkset.planned(["logs"])
+            reports = run_checks(planned, self.settings.check_timeout, self.clock, self.redactor)
+        finally:
+            checkset.close()
+        self.metrics.observe(reports, at, checkset.heroku_rate_limit_remaining)
+        try:
+            record(self.store, reports, at)
+            self.notifier.observe(reports, at)
+            self.problem("store", None)
+        except StateStoreError as exc:
+            # The checks ran and the metrics show them; alerts wait for the store to return.
+            self.problem("store", str(exc))
+            log.error("state store: %s", exc)
+        self.wake.set()
+        self._export_self(at)
+        return reports
+
+    def _logs_result(self) -> Result:
+        now = self.clock.now()
+        follower = self.follower
+        health = follower.health if follower is not None else None
+        self.metrics.log_stream(
+            bool(health and health.connected), health.reconnects if health else 0
+        )
+        problem = None
+        if health is not None and not health.connected and health.last_error:
+            problem = f"log stream down: {health.last_error}"
+        lines = health.lines_seen if health else 0
+        self.metrics.log_read(max(0, lines - self._lines_exported), [])
+        self._lines_exported = max(self._lines_exported, lines)
+        coverage = logs.Coverage(
+            f"following the log stream since T0 ({lines} lines this run)", problem
+        )
+        with self.tally_lock:
+            return logs.evaluate(self.tally, self.matcher, now, coverage)
+
+    def _export_self(self, at: datetime) -> None:
+        self.metrics.observe([self.self_report()], at)
+
+    def _restore_log_counts(self) -> None:
+        # The last 30 minutes of matches decide the `logs` alerts: a restart must not forget
+        # them (the new session's replay skips lines counted before, see log_follower.py).
+        try:
+            rows = self.store.log_minutes(self.clock.now() - logs.WINDOW)
+        except StateStoreError as exc:
+            log.error("state store: %s", exc)
+            return
+        with self.tally_lock:
+            for pattern, minute, count in rows:
+                self.tally.restore(pattern, minute, count, _RESTORED_SAMPLE)
