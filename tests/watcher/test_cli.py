@@ -394,3 +394,23 @@ def test_without_notify_nothing_is_posted(
     assert done.returncode == 2
     assert "notifications" not in json.loads(done.stdout)
     assert slack.requests == []
+
+
+def test_record_prints_the_section_8_fields_from_the_store(
+    slack_env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    cutover = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env = {**slack_env, "WATCHER_CUTOVER_AT": cutover}
+    watcher("once", "--check", "healthz", "--notify", env=env, cwd=tmp_path)
+    done = watcher("record", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "**Section 5.1 healthz db field:** `postgresql`" in done.stdout
+    assert "**4-hour watch ended at (UTC):** not yet" in done.stdout
+    assert_no_secret(done.stdout + done.stderr)
+
+
+def test_record_with_an_unusable_store_exits_3(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_bytes(b"not a database" * 100)
+    done = watcher("record", env={**env, "WATCHER_STATE_URL": "sqlite:///state.db"}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.startswith("watcher record: state store")
