@@ -193,14 +193,35 @@ def _notify(
     at: datetime,
 ) -> DeliveryReport:
     """Alerts from this run, with the state the daemon keeps; then deliver what is due."""
+    from watcher import __version__
+    from watcher.delivery import Failure
     from watcher.history import record
     from watcher.notifier import Notifier
+    from watcher.self_monitoring import SelfMonitoring
 
-    record(store, reports, at)
-    notifier = Notifier(settings, store, clock, http)
-    notifier.delivery.requeue_for_new_settings()
-    notifier.observe(reports, at)
-    return notifier.deliver(budget=settings.check_timeout)
+    dsn = settings.sentry_dsn
+    monitor = SelfMonitoring(
+        None if dsn is None else dsn.get_secret_value(),
+        __version__,
+        settings.sentry_environment,
+        Redactor(settings.secrets()),
+    )
+    monitor.start()
+
+    def report(failure: Failure) -> None:
+        monitor.report_failure(
+            f"notification failed for good: {failure.reason}; fix: {failure.fix}",
+            reason=failure.reason,
+        )
+
+    try:
+        record(store, reports, at)
+        notifier = Notifier(settings, store, clock, http, on_permanent_failure=report)
+        notifier.delivery.requeue_for_new_settings()
+        notifier.observe(reports, at)
+        return notifier.deliver(budget=settings.check_timeout)
+    finally:
+        monitor.flush(timeout=2.0)
 
 
 def _scan_command(args: argparse.Namespace, clock: Clock) -> int:

@@ -21,6 +21,7 @@ from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import closed_port, json_reply
 from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry import FakeSentry
+from tests.fakes.sentry_ingest import FakeSentryIngest
 from tests.fakes.slack import FakeSlack
 from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
 from watcher import __version__
@@ -414,3 +415,18 @@ def test_record_with_an_unusable_store_exits_3(env: dict[str, str], tmp_path: Pa
     done = watcher("record", env={**env, "WATCHER_STATE_URL": "sqlite:///state.db"}, cwd=tmp_path)
     assert done.returncode == 3
     assert done.stderr.startswith("watcher record: state store")
+
+
+def test_a_notification_failed_for_good_is_reported_to_sentry(
+    slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    healthz_server.reply = healthy(db="sqlite")
+    slack.fail_next(FakeSlack.error("not_in_channel"))
+    with FakeSentryIngest() as ingest:
+        env = {**slack_env, "SENTRY_DSN": ingest.dsn}
+        done = watcher("once", "--check", "healthz", "--notify", env=env, cwd=tmp_path)
+        (event,) = ingest.events()
+    assert done.returncode == 3
+    assert "notification failed for good: not_in_channel" in json.dumps(event)
+    assert event["tags"]["reason"] == "not_in_channel"
+    assert slack_fake.TOKEN not in ingest.text()

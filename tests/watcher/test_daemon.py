@@ -21,8 +21,10 @@ from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
+from tests.fakes.sentry_ingest import FakeSentryIngest
 from tests.fakes.slack import FakeSlack
 from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase, free_port
+from tests.support.pushgateway import Pushgateway
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "metrics-token-7f3e1d"
@@ -35,6 +37,8 @@ class Running:
     logplex: FakeLogplex
     slack: FakeSlack
     heroku: FakeHeroku
+    sentry: FakeSentryIngest
+    pushgateway: Pushgateway
 
     def output(self) -> str:
         out, _ = self.process.communicate(timeout=15)
@@ -45,7 +49,12 @@ class Running:
 def daemon(
     watched_db: WatchedDatabase, healthz_server: FakeHealthz, slack: FakeSlack, tmp_path: Path
 ) -> Iterator[Running]:
-    with FakeHeroku() as heroku, FakeLogplex(tail=True) as logplex:
+    with (
+        FakeHeroku() as heroku,
+        FakeLogplex(tail=True) as logplex,
+        FakeSentryIngest() as sentry,
+        Pushgateway() as pushgateway,
+    ):
         heroku.set_info(heroku.add_postgres(), status="Available", connections="3/120")
         heroku.logplex_url = logplex.session_url
         port = free_port()
@@ -69,6 +78,8 @@ def daemon(
             "WATCHER_STATE_URL": f"sqlite:///{tmp_path}/state.db",
             "WATCHER_METRICS_PORT": str(port),
             "WATCHER_METRICS_TOKEN": METRICS_TOKEN,
+            "SENTRY_DSN": sentry.dsn,
+            "WATCHER_PUSHGATEWAY_URL": pushgateway.url,
         }
         process = subprocess.Popen(
             [sys.executable, "-m", "watcher", "run"],
@@ -79,7 +90,15 @@ def daemon(
             text=True,
         )
         try:
-            yield Running(process, f"http://127.0.0.1:{port}/metrics", logplex, slack, heroku)
+            yield Running(
+                process,
+                f"http://127.0.0.1:{port}/metrics",
+                logplex,
+                slack,
+                heroku,
+                sentry,
+                pushgateway,
+            )
         finally:
             if process.poll() is None:
                 process.kill()
@@ -161,3 +180,17 @@ def test_metrics_need_the_token(daemon: Running) -> None:
     wrong = httpx.get(daemon.metrics_url, headers={"Authorization": "Bearer nope"}, timeout=2)
     assert wrong.status_code == 401 and "watcher_" not in wrong.text
     stop(daemon)
+
+
+def test_each_cycle_checks_in_with_sentry_crons_and_pushes_metrics(daemon: Running) -> None:
+    def statuses() -> list[str]:
+        return [c.get("status", "") for c in daemon.sentry.check_ins()]
+
+    wait_until(lambda: statuses().count("ok") >= 2, 20)
+    (slug,) = {c["monitor_slug"] for c in daemon.sentry.check_ins()}
+    assert slug == "cutover-watcher"
+    assert statuses()[:2] == ["in_progress", "ok"]
+    wait_until(lambda: "watcher_check_state" in daemon.pushgateway.metrics_text(), 20)
+    pushed = daemon.pushgateway.metrics_text()
+    assert 'job="cutover-watcher"' in pushed and 'app="raxx-api-prod"' in pushed
+    assert stop(daemon) < 10
