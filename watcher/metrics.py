@@ -109,11 +109,8 @@ class Metrics:
         self._elapsed = Gauge(
             "watcher_watch_elapsed_seconds", "seconds since T0", registry=registry
         )
-        self._gate = Gauge(
-            "watcher_rm11_gate_open",
-            "1 if the RM-11 gate is open (7.4): no alert in the 4-hour watch, Sentry clean",
-            registry=registry,
-        )
+        # Created with the first verdict: an unlabelled gauge would read 0 (CLOSED) before it.
+        self._gate: Gauge | None = None
         Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
             version
         ).set(1)
@@ -184,5 +181,12 @@ class Metrics:
     def watch(self, elapsed_seconds: float, gate_open: bool | None) -> None:
         """Where the watch is on its timeline, and the RM-11 gate (unset until known)."""
         self._elapsed.set(max(0.0, elapsed_seconds))
-        if gate_open is not None:
-            self._gate.set(1 if gate_open else 0)
+        if gate_open is None:
+            return
+        if self._gate is None:
+            self._gate = Gauge(
+                "watcher_rm11_gate_open",
+                "1 if the RM-11 gate is open (7.4): no alert in the 4-hour watch, Sentry clean",
+                registry=self.registry,
+            )
+        self._gate.set(1 if gate_open else 0)

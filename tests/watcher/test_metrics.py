@@ -145,3 +145,14 @@ def test_notifications_are_counted_by_channel_and_reason() -> None:
         )
         == 2
     )
+
+
+def test_the_gate_is_absent_until_a_verdict_exists() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.watch(600, None)
+    assert registry.get_sample_value("watcher_rm11_gate_open") is None
+    assert registry.get_sample_value("watcher_watch_elapsed_seconds") == 600
+    metrics.watch(900, True)
+    metrics.watch(14400, False)
+    assert registry.get_sample_value("watcher_rm11_gate_open") == 0
