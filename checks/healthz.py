@@ -107,7 +107,8 @@ def _evaluate(response: _Response) -> tuple[list[Finding], dict[str, object]]:
         return [_finding("bad_body", f"body over {size} bytes: not a health answer")], {}
     try:
         payload = json.loads(response.body)
-    except ValueError:
+    # Nesting past the parser's recursion limit is no health answer either, not a crash.
+    except (ValueError, RecursionError):
         kind = response.content_type.split(";")[0].strip() or "no content-type"
         size = len(response.body)
         return [

@@ -123,7 +123,8 @@ def json_body(response: httpx.Response, api_name: str) -> Any:
     """The response's JSON, or an `ApiError` that says what came instead."""
     try:
         return json.loads(response.content)
-    except ValueError:
+    # Nesting past the parser's recursion limit is no usable answer either, not a crash.
+    except (ValueError, RecursionError):
         kind = response.headers.get("content-type", "no content-type").split(";")[0]
         raise ApiError(
             f"{api_name} answered with a body that is not JSON ({kind},"

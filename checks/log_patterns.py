@@ -42,8 +42,10 @@ RESTART_LOOP_WINDOW = timedelta(minutes=10)
 PLANNED_WINDOW = timedelta(seconds=60)
 SIGTERM = "Stopping all processes with SIGTERM"
 PLANNED = ("Cycling", "Restarting")
-_PLANNED_MESSAGES = {p.casefold() for p in PLANNED}
-_RESTART_MESSAGES = {SIGTERM.casefold(), *_PLANNED_MESSAGES}
+# lower(), not casefold(): RE2's case-insensitive search finds what lower() equates, but not
+# casefold()'s extra folds (`ß` as `ss`), which `watcher scan` would then miss.
+_PLANNED_MESSAGES = {p.lower() for p in PLANNED}
+_RESTART_MESSAGES = {SIGTERM.lower(), *_PLANNED_MESSAGES}
 
 
 def catalogue(app_role: str) -> tuple[Pattern, ...]:
@@ -193,19 +195,19 @@ class LogMatcher:
 
     def _is_restart_loop(self, line: LogLine, received_at: datetime) -> bool:
         at = line.timestamp or received_at
-        message = line.message.strip().casefold()
+        message = line.message.strip().lower()
         if message not in _RESTART_MESSAGES or not line.dyno:
             return False
         dyno = self._dynos.setdefault(line.dyno, _Dyno())
         if message in _PLANNED_MESSAGES:
             dyno.planned.append(at)
-            _forget_before(dyno.planned, at - PLANNED_WINDOW)
+            _forget_before(dyno.planned, at, PLANNED_WINDOW)
             return False
-        _forget_before(dyno.planned, at - PLANNED_WINDOW)
+        _forget_before(dyno.planned, at, PLANNED_WINDOW)
         if dyno.planned:
             return False  # a planned restart's SIGTERM
         dyno.sigterms.append(at)
-        _forget_before(dyno.sigterms, at - RESTART_LOOP_WINDOW)
+        _forget_before(dyno.sigterms, at, RESTART_LOOP_WINDOW)
         return len(dyno.sigterms) >= RESTART_LOOP_COUNT
 
 
@@ -221,6 +223,8 @@ def _searchable(line: LogLine) -> str:
     return line.message if line.source is not None else line.raw
 
 
-def _forget_before(times: deque[datetime], cutoff: datetime) -> None:
-    while times and times[0] < cutoff:
+def _forget_before(times: deque[datetime], at: datetime, window: timedelta) -> None:
+    # Times older than `window` before `at`. Compared as a difference: `at - window` overflows
+    # for a line stamped near year 1 (garbled or hostile), and a log line must never raise.
+    while times and at - times[0] > window:
         times.popleft()

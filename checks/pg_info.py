@@ -34,7 +34,9 @@ NAME = "pg_info"
 SOP = "7.2, 7.3"
 EXPECTED_STATUS = "Available"
 EXPECTED_PLAN = "Standard 0"
-_CONNECTIONS = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
+# At most 9 digits: a longer number is no connection count, and would not convert to an int
+# (over 4300 digits) or to a float (over 308) for the ratio and the metrics.
+_CONNECTIONS = re.compile(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from checks import healthz
 from checks.clock import SystemClock
@@ -178,3 +182,74 @@ def test_untrusted_body_values_are_cut_short(
     result = probe(healthz_server, http, clock)
     assert finding_ids(result) == ["healthz.db_unexpected"]
     assert len(result.summary) < 120
+
+
+# Property-based (issue 7): whatever a 200 carries, the check answers with a defined finding
+# and never raises. One server per test (the fixtures); each example sets the body it sends.
+
+FINDINGS = {"healthz.bad_body", "healthz.unhealthy", "healthz.db_sqlite", "healthz.db_unexpected"}
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+# The values that decide the state, in the spellings the app might send, and anything else.
+DBS = st.sampled_from(["postgresql", "PostgreSQL", "sqlite", "SQLite", "mysql", ""]) | JSON
+STATUSES = st.sampled_from(["ok", "OK", "degraded"]) | JSON
+# Mostly both deciding keys (so many examples are healthy), sometimes either is missing.
+OBJECTS = st.fixed_dictionaries(
+    {"status": STATUSES, "db": DBS}, optional={"version": JSON, "pad": JSON}
+) | st.fixed_dictionaries({}, optional={"status": STATUSES, "db": DBS, "version": JSON})
+# Nesting past the parser's recursion limit, and nesting it reads (kept clear of the limit:
+# where exactly it lies depends on the stack depth of the caller).
+DEEP = st.integers(5_000, 40_000) | st.integers(1, 200)
+BODIES = st.one_of(
+    st.binary(max_size=400),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    OBJECTS.map(lambda v: json.dumps(v, ensure_ascii=False).encode()),
+    OBJECTS.map(lambda v: json.dumps(v).encode()),
+    DEEP.map(lambda n: b"[" * n + b"]" * n),
+    DEEP.map(
+        lambda n: b'{"status": "ok", "db": "postgresql", "version": %s}' % (b"[" * n + b"]" * n)
+    ),
+)
+
+
+def as_json(body: bytes) -> object:
+    """The body's JSON, or None for a body no parser reads (not JSON, or nested too deep)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES, content_type=st.sampled_from(["application/json", "text/html", ""]))
+@example(body=b"[" * 5_000, content_type="application/json")
+@example(body=b'{"status": "ok", "db": "PostgreSQL"}', content_type="application/json")
+@example(body=b'{"status": "ok", "db": "SQLite"}', content_type="application/json")
+def test_property_any_200_body_is_a_defined_finding(
+    healthz_server: FakeHealthz,
+    http: httpx.Client,
+    clock: FakeClock,
+    body: bytes,
+    content_type: str,
+) -> None:
+    healthz_server.reply = Reply(200, body, {"Content-Type": content_type} if content_type else {})
+    result = probe(healthz_server, http, clock)
+    ids = set(finding_ids(result))
+    assert ids <= FINDINGS
+    assert all(f.state == State.CRITICAL for f in result.findings)
+    assert result.state == (State.CRITICAL if ids else State.OK)
+    assert result.metrics["up"] == (0.0 if ids else 1.0)
+    # Values echoed from the body are cut and cleaned: one printable line, never the body.
+    assert result.summary.isprintable() and len(result.summary) < 300
+    payload = as_json(body)
+    if not isinstance(payload, dict):
+        assert ids == {"healthz.bad_body"}
+        return
+    db = payload.get("db")
+    engine = db.lower() if isinstance(db, str) else None
+    assert ("healthz.db_sqlite" in ids) == (engine == "sqlite")
+    healthy = payload.get("status") == "ok" and engine == "postgresql"
+    assert (result.state == State.OK) == healthy

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from checks.log_line import parse
-from checks.log_patterns import LogMatcher, catalogue
+from checks.log_patterns import APP, PLANNED, PLATFORM, SIGTERM, LogMatcher, catalogue
 from checks.result import State
 from tests.support.clock import CUTOVER
 
@@ -239,3 +241,132 @@ def test_restart_markers_match_in_any_case() -> None:
         [],
         [],
     ]
+
+
+# Property-based (issue 7): hostile or garbled log text never breaks the matcher, the block
+# path of `watcher scan` and the line path of the logs check agree on every line, and a
+# grant-drift line is found whatever surrounds it.
+
+ROLE = "raptor_app"
+NEEDLES = sorted({n for p in catalogue(ROLE) for n in p.needles} | {SIGTERM, *PLANNED})
+# Case-insensitive matching meets more than ASCII case: letters that fold to ASCII ones
+# (Kelvin sign, long s, dotted and dotless i) and ones that fold to two (sharp s).
+LOOKALIKES = {"k": "kK\u212a", "s": "sS\u017f", "i": "iI\u0130\u0131"}
+TEXT = st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=30)
+TIMES = st.one_of(
+    st.integers(0, 1200).map(lambda s: (CUTOVER + timedelta(seconds=s)).isoformat()),
+    st.datetimes(timezones=st.just(UTC)).map(lambda at: at.isoformat()),
+    st.sampled_from(["0001-01-01T00:00:30Z", "9999-12-31T23:59:59-23:59", "2026-13-45T99:99Z"]),
+)
+DYNOS = st.sampled_from(["web.1", "web.2", "worker.1", "router", "heroku-postgres", "api"])
+
+
+@st.composite
+def spelled(draw: st.DrawFn, needle: str) -> str:
+    """`needle` in any case, with look-alike letters, maybe with `ss` written as `ß`."""
+    text = "".join(draw(st.sampled_from(LOOKALIKES.get(c, c.lower() + c.upper()))) for c in needle)
+    return text.replace("ss", "\u00df", 1) if draw(st.booleans()) else text
+
+
+def cased(needle: str) -> st.SearchStrategy[str]:
+    """`needle` with each letter in either case."""
+    letters = [st.sampled_from(sorted({c.lower(), c.upper()})) for c in needle]
+    return st.tuples(*letters).map("".join)
+
+
+@st.composite
+def log_lines(draw: st.DrawFn) -> str:
+    """A line in Heroku's format or not, holding random text, a needle, or a bare marker."""
+    needle = draw(st.sampled_from(NEEDLES).flatmap(spelled))
+    text = draw(
+        st.one_of(TEXT, st.just(needle), st.tuples(TEXT, TEXT).map(lambda p: needle.join(p)))
+    )
+    shape = draw(st.sampled_from(["heroku", "no time", "other"]))
+    if shape == "other":
+        return text
+    source = draw(st.sampled_from([APP, PLATFORM]))
+    line = f"{source}[{draw(DYNOS)}]: {text}"
+    return line if shape == "no time" else f"{draw(TIMES)} {line}"
+
+
+BLOCKS = st.one_of(
+    st.binary(max_size=400),
+    st.lists(log_lines(), max_size=12).map(lambda lines: "".join(f"{x}\n" for x in lines).encode()),
+    st.lists(st.binary(max_size=40) | log_lines().map(str.encode), max_size=12).map(
+        lambda lines: b"\r\n".join(lines)
+    ),
+)
+
+
+def found(m: LogMatcher, raws: list[bytes]) -> list[tuple[str, str]]:
+    return [
+        (match.line.raw, match.pattern.id)
+        for raw in raws
+        for match in m.match(parse(raw.decode("utf-8", "replace")), CUTOVER)
+    ]
+
+
+def whole_lines(block: bytes) -> list[bytes]:
+    lines = block.split(b"\n")
+    return lines[:-1] if lines[-1] == b"" else lines
+
+
+@given(block=BLOCKS, own_dyno=st.sampled_from([None, "worker.1"]))
+@example(block=b"0001-01-01T00:00:30Z heroku[web.1]: Cycling\n", own_dyno=None)
+@example(block=b"heroku[web.1]: Stopping all proce\xc3\x9fes with SIGTERM\n" * 3, own_dyno=None)
+@example(block=b"\xe2sqlite\n\xff\xfeapp[web.1]: database is loc\xe2\x84\xaaed", own_dyno=None)
+def test_property_block_and_line_paths_find_the_same_matches(
+    block: bytes, own_dyno: str | None
+) -> None:
+    by_block, by_line = matcher(own_dyno), matcher(own_dyno)
+    candidates = by_block.candidates(block)
+    lines = whole_lines(block)
+    # Candidates are whole lines of the block, in order.
+    remaining = iter(lines)
+    assert all(any(c == line for line in remaining) for c in candidates)
+    ids = {p.id for p in by_block.patterns}
+    matched = found(by_line, lines)
+    assert all(pattern in ids for _, pattern in matched)
+    # What `watcher scan` counts is what the logs check and the follower count.
+    assert found(by_block, candidates) == matched
+
+
+@given(block=BLOCKS, cut=st.integers(0, 20))
+def test_property_searching_in_windows_finds_what_searching_whole_does(
+    block: bytes, cut: int
+) -> None:
+    # `watcher scan` searches blocks in windows that end on line boundaries, in parallel.
+    ends = [i + 1 for i, byte in enumerate(block) if byte == ord("\n")]
+    middle = ends[cut % len(ends)] if ends else 0
+    m = matcher()
+    assert m.candidates(block, 0, middle) + m.candidates(block, middle) == m.candidates(block)
+
+
+@given(
+    before=st.lists(BLOCKS, max_size=3),
+    after=st.lists(BLOCKS, max_size=3),
+    stamp=st.one_of(st.just(""), TIMES.map(lambda t: t + " ")),
+    # The app, an add-on of it, and a line in another format (no source: every pattern).
+    source=st.sampled_from(["app[web.1]: ", "app[heroku-postgres]: ", "May 16 14:31:02 raxx: "]),
+    prefix=TEXT,
+    needle=cased("permission denied for table"),
+    suffix=TEXT,
+    own_dyno=st.sampled_from([None, "worker.1"]),
+)
+def test_property_grant_drift_is_found_whatever_surrounds_it(
+    before: list[bytes],
+    after: list[bytes],
+    stamp: str,
+    source: str,
+    prefix: str,
+    needle: str,
+    suffix: str,
+    own_dyno: str | None,
+) -> None:
+    line = f"{stamp}{source}{prefix}{needle}{suffix}".rstrip("\r")
+    block = b"\n".join([*before, line.encode(), *after]) + b"\n"
+    m = matcher(own_dyno)
+    by_line = [(raw, p) for raw, p in found(matcher(own_dyno), whole_lines(block)) if raw == line]
+    by_block = [(raw, p) for raw, p in found(m, m.candidates(block)) if raw == line]
+    assert (line, "permission_denied") in by_line
+    assert (line, "permission_denied") in by_block

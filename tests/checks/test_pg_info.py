@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from checks import pg_info
 from checks.clock import SystemClock
@@ -593,3 +596,136 @@ def test_nothing_of_the_answer_but_its_values_reaches_the_summary(
 def test_names() -> None:
     assert pg_info.NAME == "pg_info"
     assert pg_info.SOP == "7.2, 7.3"
+
+
+# Property-based (issue 7): whatever the Data API answers, the check gives a Result, or
+# gives up with a reason (the runner's UNKNOWN) when the answer is not pg:info's; it never
+# raises anything else, and never shows the credentials the answer carries.
+
+FINDINGS = {"pg_info.status", "pg_info.plan", "pg_info.connections"}
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+# Numbers too long to convert, or to hold in a float.
+HUGE = st.integers(10, 6_000).map(lambda n: "9" * n)
+VALUES = st.one_of(
+    st.sampled_from(["Available", " available ", "Unavailable", "Standard 0", "standard-0"]),
+    st.sampled_from(["7/120", "24/120", " 15 / 25 ", "0/0", "20/20", "x/y"]),
+    st.tuples(HUGE | st.just("7"), HUGE | st.just("120")).map("/".join),
+    st.text(max_size=50),
+    JSON,
+)
+NAMES = st.sampled_from(["Status", " status ", "Plan", "Connections", "CONNECTIONS", "Tables"])
+ENTRIES = (
+    st.fixed_dictionaries(
+        {"name": NAMES | JSON}, optional={"values": st.lists(VALUES, max_size=3) | JSON}
+    )
+    | JSON
+)
+# Answers with a Status entry somewhere, so that many examples get as far as a Result.
+STATUS = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["Status", " status "]),
+        "values": st.lists(VALUES, min_size=1, max_size=2),
+    }
+)
+INFO = st.tuples(st.lists(ENTRIES, max_size=4), STATUS, st.lists(ENTRIES, max_size=4)).map(
+    lambda parts: [*parts[0], parts[1], *parts[2]]
+)
+CREDENTIALS = {
+    "resource_url": f"postgres://u:{DB_PASSWORD}@h:5432/d",
+    "database_password": DB_PASSWORD,
+}
+
+
+def answers(info: st.SearchStrategy[object]) -> st.SearchStrategy[bytes]:
+    fields = {"info": info, **{k: st.just(v) for k, v in CREDENTIALS.items()}}
+    answer = st.fixed_dictionaries(fields, optional={"plan": VALUES})
+    return answer.map(lambda v: json.dumps(v).encode())
+
+
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.integers(5_000, 40_000).map(lambda n: b'{"info": %s}' % (b"[" * n + b"]" * n)),
+    answers(st.lists(ENTRIES, max_size=6) | JSON),
+    answers(INFO),
+    answers(INFO),
+    answers(INFO),
+)
+
+
+def first_values(answer: dict[str, object], name: str) -> list[str] | None:
+    """The text values of the first `info` entry called `name` (any case), None if none is."""
+    info = answer["info"]
+    assert isinstance(info, list)
+    for entry in info:
+        named = isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        if named and entry["name"].strip().lower() == name:
+            values = entry.get("values")
+            return [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+    return None
+
+
+@pytest.fixture
+def pg(fake: FakeHeroku, db: FakeAddon, http: httpx.Client, clock: FakeClock) -> PgInfo:
+    """One check for all examples: it keeps the add-on, so each asks the Data API once."""
+    return checker(fake, http, clock)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES)
+@example(
+    body=json.dumps(
+        {
+            "info": [
+                {"name": "Status", "values": ["Available"]},
+                {"name": "Connections", "values": ["9" * 5000 + "/120"]},
+            ]
+        }
+    ).encode()
+)
+@example(
+    body=json.dumps(
+        {
+            "info": [
+                {"name": "Status", "values": ["Available"]},
+                {"name": "Connections", "values": ["1" + "0" * 400 + "/120"]},
+            ]
+        }
+    ).encode()
+)
+@example(
+    body=json.dumps(
+        {
+            "info": [
+                {"name": "Status", "values": ["Available"]},
+                {"name": "Connections", "values": ["7/" + "9" * 400]},
+            ]
+        }
+    ).encode()
+)
+@example(body=b'{"info": %s}' % (b"[" * 5_000))
+def test_property_any_data_api_answer_is_a_result_or_unknown(
+    fake: FakeHeroku, pg: PgInfo, body: bytes
+) -> None:
+    fake.data_failures = [Reply(200, body, {"Content-Type": "application/json"})]
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("info"), list):
+        assert unknown_reason(pg).startswith("Heroku Data API")  # not pg:info's answer
+    elif not (status := first_values(answer, "status")):
+        assert "has no Status" in unknown_reason(pg)  # SPEC: Status missing is UNKNOWN
+    else:
+        result = run(pg)
+        ids = {f.id for f in result.findings}
+        assert ids <= FINDINGS
+        available = ", ".join(status).strip().casefold() == "available"
+        assert ("pg_info.status" in ids) == (not available)
+        assert result.metrics["available"] == (1.0 if available else 0.0)
+        assert result.summary.isprintable()
+    assert fake.data_failures == []  # the check read this example's answer

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from checks import sentry
 from checks.clock import SystemClock
 from checks.result import CheckError, Result, State
 from checks.sentry import Since
 from checks.sentry_api import SentryApi, SentryConfig
+from checks.times import parse_aware
 from tests.fakes.http import Reply, closed_port, json_reply
 from tests.fakes.sentry import ORG, PROJECT, TOKEN, FakeSentry
 from tests.support.clock import CUTOVER, FakeClock
@@ -378,3 +382,93 @@ def test_next_link_to_another_host_is_not_followed(
         json_reply([], Link=f'<{other}>; rel="next"; results="true"; cursor="0:100:0"'),
     ]
     assert "another host" in unknown_reason(fake, http, clock)
+
+
+# Property-based (issue 7): whatever the issues endpoint answers, the check gives a Result
+# (a finding per new issue, `sentry.<id>`) or, for anything but a list of issues, gives up
+# with a reason (the runner's UNKNOWN); it never raises anything else.
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+SEEN = st.one_of(
+    st.integers(-3 * 86400, 3 * 86400).map(
+        lambda s: (CUTOVER + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+    ),
+    st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"]),
+)
+TITLES = st.sampled_from([OPERATIONAL, "ProgrammingError: x", f'role "{ROLE}" does not exist'])
+ISSUES = st.fixed_dictionaries(
+    {"id": st.integers(1, 10**12).map(str) | st.integers(), "firstSeen": SEEN},
+    optional={
+        "status": st.sampled_from(["unresolved", "resolved", "ignored"]) | JSON,
+        "level": st.sampled_from(["error", "fatal"]) | JSON,
+        "title": TITLES | st.text(max_size=40) | JSON,
+        "metadata": st.fixed_dictionaries({}, optional={"type": TITLES | JSON, "value": JSON})
+        | JSON,
+        "count": JSON,
+        "shortId": JSON,
+        "permalink": JSON,
+    },
+)
+# Not issues: no id, or no time with a zone to tell whether it is new.
+NOT_ISSUES = JSON | st.fixed_dictionaries(
+    {"id": JSON, "firstSeen": JSON | st.just("2026-05-16T14:48:42")}
+)
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.lists(ISSUES | NOT_ISSUES, max_size=6).map(lambda v: json.dumps(v).encode()),
+    st.lists(ISSUES, max_size=6).map(lambda v: json.dumps(v).encode()),
+    st.lists(ISSUES, max_size=6).map(lambda v: json.dumps(v).encode()),
+    st.integers(5_000, 40_000).map(lambda n: b"[" * n + b"]" * n),
+)
+
+
+@pytest.fixture
+def sentry_api(fake: FakeSentry, http: httpx.Client, clock: FakeClock) -> SentryApi:
+    """One API for all examples, with the project's id already read: one request each."""
+    api = api_for(fake, http, clock)
+    api.project_id(clock.monotonic() + 8)
+    return api
+
+
+def is_issue(item: object) -> bool:
+    """What the SPEC calls an issue: an object with an id and a readable `firstSeen`."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("id"), str | int)
+        and parse_aware(item.get("firstSeen")) is not None
+    )
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=BODIES)
+@example(body=b"[" * 5_000)
+def test_property_any_issues_answer_is_a_result_or_unknown(
+    fake: FakeSentry, sentry_api: SentryApi, clock: FakeClock, body: bytes
+) -> None:
+    fake.failures = [Reply(200, body, {"Content-Type": "application/json"})]
+    try:
+        issues = json.loads(body)
+    except (ValueError, RecursionError):
+        issues = None
+    if not isinstance(issues, list) or not all(is_issue(i) for i in issues):
+        with pytest.raises(CheckError, match=r"^Sentry API"):
+            sentry.check(sentry_api, T0, ROLE, "production", clock, 8)
+    else:
+        result = sentry.check(sentry_api, T0, ROLE, "production", clock, 8)
+        new = [
+            i
+            for i in issues
+            if parse_aware(i["firstSeen"]) >= CUTOVER  # type: ignore[operator]
+            and i.get("status", "unresolved") == "unresolved"
+        ]
+        assert sorted(f.id for f in result.findings) == sorted(f"sentry.{i['id']}" for i in new)
+        assert result.metrics["new_issues"] == len(new)
+        escalates = [sentry.classify(i, ROLE) != "other" for i in new]
+        expected = State.CRITICAL if any(escalates) else State.WARNING if new else State.OK
+        assert result.state == expected
+    assert fake.failures == []  # the check read this example's answer
