@@ -80,11 +80,19 @@ class Escalation:
             self._store.change_alert(blind_id, lambda old: self._unknown(old, report, at))
         elif any(a.id == blind_id for a in open_alerts):
             self._store.change_alert(blind_id, lambda old: self._seeing(old, at))
+        bad = [f for f in report.result.findings if f.state in (State.CRITICAL, State.WARNING)]
+        # Transport failures count per check, not per id: a healthz that times out, then
+        # answers 503, then times out again has failed three times in a row.
+        streak = self._transport_streak(
+            report.name, any(f.id in TRANSPORT_FINDINGS for f in bad), report.result.state
+        )
         seen: set[str] = set()
-        for finding in report.result.findings:
-            if finding.state in (State.CRITICAL, State.WARNING) and finding.id not in seen:
+        for finding in bad:
+            if finding.id not in seen:
                 seen.add(finding.id)
-                self._store.change_alert(finding.id, self._decide_bad(report.name, finding, at))
+                self._store.change_alert(
+                    finding.id, self._decide_bad(report.name, finding, at, streak)
+                )
         if report.result.state is State.UNKNOWN:
             # A check that could not look says nothing about whether a finding went away.
             return
@@ -93,12 +101,28 @@ class Escalation:
                 self._store.change_alert(alert.id, lambda old: self._ok(old, at))
 
     def _decide_bad(
-        self, check: str, finding: Finding, at: datetime
+        self, check: str, finding: Finding, at: datetime, transport_streak: int
     ) -> Callable[[AlertRecord | None], AlertChange]:
-        return lambda old: self._bad(old, check, finding, at)
+        return lambda old: self._bad(old, check, finding, at, transport_streak)
+
+    def _transport_streak(self, check: str, failing: bool, state: State) -> int:
+        """Consecutive observations of `check` with a transport failure, this one included."""
+        key = f"transport_streak:{check}"
+        before = int(self._store.watch_value(key) or 0)
+        if state is State.UNKNOWN and not failing:
+            return before  # the check could not look: the streak neither grows nor breaks
+        streak = before + 1 if failing else 0
+        if streak != before:
+            self._store.set_watch_value(key, str(streak))
+        return streak
 
     def _bad(
-        self, old: AlertRecord | None, check: str, finding: Finding, at: datetime
+        self,
+        old: AlertRecord | None,
+        check: str,
+        finding: Finding,
+        at: datetime,
+        transport_streak: int,
     ) -> AlertChange:
         severity = finding.state.name
         if old is None or old.status == RESOLVED:
@@ -110,12 +134,22 @@ class Escalation:
             bad_streak=old.bad_streak + 1,
             ok_streak=0,
         )
-        needed = self._policy.fire_after if finding.id in TRANSPORT_FINDINGS else 1
-        if record.status == PENDING and record.bad_streak >= needed:
+        if finding.id in TRANSPORT_FINDINGS:
+            confirmed = transport_streak >= self._policy.fire_after
+        else:
+            confirmed = True
+        if record.status == PENDING and confirmed:
             return self._fire(replace(record, severity=severity), at)
         if record.status == FIRING and old.severity == "WARNING" and severity == "CRITICAL":
-            # Worse than when it was posted: a new message, this time with the mention.
-            return self._fire(replace(record, severity=severity), at)
+            # Worse than when it was posted: a new message, this time with the mention; the
+            # old one is edited to point at it, so no post is left looking live.
+            fired = self._fire(replace(record, severity=severity), at)
+            superseded = Message(
+                "update",
+                self._composer.superseded(old.id, old.check, old.summary),
+                parent_id=old.message_id,
+            )
+            return AlertChange(fired.record, [superseded, *fired.messages], fired.events)
         return AlertChange(record)
 
     def _fire(self, record: AlertRecord, at: datetime) -> AlertChange:

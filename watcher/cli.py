@@ -60,9 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         help="escalate to Slack (and Alertmanager) with the state the daemon keeps",
     )
     commands.add_parser("run", help="the daemon for the 24-hour watch (a Heroku worker)")
-    commands.add_parser(
-        "record", help="print the Section 8 fields the watch can fill, as Markdown"
-    )
+    commands.add_parser("record", help="print the Section 8 fields the watch can fill, as Markdown")
     scan = commands.add_parser(
         "scan", help="scan an exported Heroku log with the pattern catalogue"
     )
@@ -121,6 +119,7 @@ def once(
     ) as http:
         checkset = CheckSet(settings, store, clock, http)
         delivered: DeliveryReport | None = None
+        store_failed = False
         try:
             reports = run_checks(
                 checkset.planned(selected), settings.check_timeout, clock, redactor
@@ -130,21 +129,22 @@ def once(
                 try:
                     delivered = _notify(settings, store, clock, http, reports, checked_at)
                 except StateStoreError as exc:
+                    # The checks still report below; the escalation reached no one.
                     print(redactor(f"watcher once --notify: {exc}"), file=sys.stderr)
-                    return EXIT_UNKNOWN
+                    store_failed = True
         finally:
             checkset.close()
             store.close()
     report = RunReport(settings.app, checked_at, reports)
     exit_code = report.state.value
-    if delivered is not None and delivered.failed:
+    if store_failed or (delivered is not None and delivered.failed):
         # The escalation reached no one: at least UNKNOWN, whatever the checks saw.
         exit_code = max(exit_code, EXIT_UNKNOWN)
     if as_json:
         data = to_json(report)
         if delivered is not None:
             data["notifications"] = delivered.to_json()
-            data["exit_code"] = exit_code
+        data["exit_code"] = exit_code
         # Masked before encoding: JSON escaping would hide a secret from a plain search.
         text = json.dumps(redactor.scrub(data), indent=2)
     else:
@@ -284,3 +284,7 @@ def _configure_logging(redactor: Redactor, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # As the daemon's log: the HTTP libraries' request lines carry URLs, and a Logplex
+    # session URL is its own credential.
+    for name in ("httpx", "httpcore", "urllib3"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

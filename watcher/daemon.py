@@ -77,9 +77,7 @@ class Daemon:
             timeout=settings.check_timeout,
             headers={"User-Agent": f"cutover-watcher/{__version__}"},
         )
-        notifier = Notifier(
-            settings, store, self.clock, http, self.metrics, self._report_failure
-        )
+        notifier = Notifier(settings, store, self.clock, http, self.metrics, self._report_failure)
         try:
             watch = Watch(settings, store, self.clock, http, self.metrics, notifier, self.redactor)
             requeued = notifier.delivery.requeue_for_new_settings()
@@ -194,7 +192,9 @@ class Daemon:
     def _deliver_loop(self, watch: Watch) -> None:
         while not self.stop.is_set():
             try:
-                watch.deliver()
+                # The stop event ends a long backlog between messages: shutdown's own pass
+                # then gets the lock and the time that is left.
+                watch.deliver(stop=self.stop)
             except Exception:
                 log.exception("delivery failed; trying again")
             due = watch.notifier.delivery.next_due()

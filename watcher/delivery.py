@@ -96,7 +96,12 @@ class Delivery:
     ) -> DeliveryReport:
         """Send what is due now; with a budget, stop after that many seconds."""
         report = DeliveryReport()
-        with self._lock:
+        # Another pass under way (the delivery thread, at shutdown) is waited for only as
+        # long as the budget allows.
+        if not self._lock.acquire(timeout=-1 if budget is None else budget):
+            report.pending = self._store.outbox_counts().get(QUEUED, 0)
+            return report
+        try:
             deadline = None if budget is None else self._clock.monotonic() + budget
             while not (stop is not None and stop.is_set()):
                 if deadline is not None and self._clock.monotonic() >= deadline:
@@ -108,6 +113,8 @@ class Delivery:
                 if item is None:
                     break
                 self._deliver_one(item, now, report)
+        finally:
+            self._lock.release()
         report.pending = self._store.outbox_counts().get(QUEUED, 0)
         return report
 
@@ -150,11 +157,19 @@ class Delivery:
                 try:
                     done = self._send(item, plain(item.payload))
                 except DeliveryError as again:
+                    if again.reason in REFUSED_MESSAGE:
+                        # Refused even as short plain text: sending it again cannot help.
+                        again = DeliveryError(again.reason, permanent=True)
                     self._failed_attempt(item, again, now, report)
                     return
             else:
                 self._failed_attempt(item, exc, now, report)
                 return
+        except Exception as exc:
+            # A failure nobody foresaw is still a retry with back-off, never a dead loop.
+            log.exception("notification %s: unexpected failure", item.id)
+            self._failed_attempt(item, DeliveryError(type(exc).__name__), now, report)
+            return
         if done is None:
             self._store.mark_skipped(item.id, "the original message never reached Slack")
             return

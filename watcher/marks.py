@@ -21,7 +21,7 @@ from watcher.state import FIRING, AlertEvent, HistoryRow, Mark, Message, StateSt
 GATE_KEY = "rm11_gate"
 GATE_OPEN, GATE_CLOSED = "open", "closed"
 # Shown in the scale-to-0 command when the daemon does not know the watcher's own app.
-WATCHER_APP_UNKNOWN = "<the watcher's app>"
+WATCHER_APP_UNKNOWN = "YOUR-WATCHER-APP"
 CONNECTION_CHECKS = ("pg_info", "pg_connections")
 # The runbook's own 7.2 log scan: `grep -i "sqlite\|OperationalError"`, expected 0.
 SQLITE_REMNANTS = ("sqlite", "operational_error")
@@ -197,11 +197,16 @@ def post_due(
     t0: datetime,
     now: datetime,
     watcher_app: str | None = None,
+    settle: timedelta = timedelta(0),
 ) -> list[str]:
-    """Post every due mark not posted before (late ones say so); return the names posted."""
+    """Post every due mark not posted before (late ones say so); return the names posted.
+
+    A mark waits `settle` past its time: a check that started before it may still be
+    recording what it saw inside the window (the 4-hour verdict must include it).
+    """
     posted = {mark.name for mark in store.marks()}
     names: list[str] = []
-    for due in timeline.due_marks(t0, now, posted):
+    for due in timeline.due_marks(t0, now - settle, posted):
         late = timeline.is_late(due.due_at, now)
         title, lines, gate = _compose(store, t0, now, due.name, watcher_app)
         if late:

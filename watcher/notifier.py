@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,6 +22,9 @@ from watcher.state import FIRING, StateStore
 
 log = logging.getLogger(__name__)
 
+# Firing alerts are sent to Alertmanager again this often (it forgets them after `endsAt`).
+ALERTMANAGER_RESEND_SECONDS = 60.0
+
 
 class Notifier:
     """Decides alerts from reports, queues their messages and delivers the queue."""
@@ -36,6 +40,9 @@ class Notifier:
     ) -> None:
         self._store = store
         self._metrics = metrics
+        self._clock = clock
+        self._alertmanager_due = True
+        self._alertmanager_next = 0.0
         policy = AlertPolicy(
             fire_after=settings.fire_after,
             resolve_after=settings.resolve_after,
@@ -50,26 +57,42 @@ class Notifier:
                 settings.slack_bot_token.get_secret_value(),
                 settings.slack_api_url,
                 settings.slack_channel,
-                timeout=settings.check_timeout,
+                # Slack answers in well under a second; a send that hangs must not hold the
+                # outbox (or the 10 s of a shutdown) for long.
+                timeout=min(settings.check_timeout, 5.0),
             )
         self.delivery = Delivery(store, transport, clock, metrics, on_permanent_failure)
         self.alertmanager = (
             None
             if settings.alertmanager_url is None
-            else Alertmanager(http, settings.alertmanager_url, settings.app, clock, metrics)
+            else Alertmanager(
+                http,
+                settings.alertmanager_url,
+                settings.app,
+                clock,
+                metrics,
+                timeout=settings.check_timeout,
+            )
         )
 
     def observe(self, reports: list[CheckReport], at: datetime) -> None:
         """Decide and queue; delivery is separate, so a slow Slack never delays a check."""
         self.escalation.observe(reports, at)
         self.escalation.remind(at)
+        self._alertmanager_due = True
         self._export()
 
-    def deliver(self, budget: float | None = None) -> DeliveryReport:
-        """Deliver what is due, and bring Alertmanager up to date."""
-        report = self.delivery.deliver(budget)
-        if self.alertmanager is not None:
-            self.alertmanager.sync(self._store)
+    def deliver(
+        self, budget: float | None = None, stop: threading.Event | None = None
+    ) -> DeliveryReport:
+        """Deliver what is due, and bring Alertmanager up to date after news or a while."""
+        report = self.delivery.deliver(budget, stop)
+        if self.alertmanager is not None and (
+            self._alertmanager_due or self._clock.monotonic() >= self._alertmanager_next
+        ):
+            failed = self.alertmanager.sync(self._store)
+            self._alertmanager_due = failed is not None
+            self._alertmanager_next = self._clock.monotonic() + ALERTMANAGER_RESEND_SECONDS
         return report
 
     def _export(self) -> None:

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from checks.clock import Clock
 from checks.result import CheckError, Result
@@ -86,5 +86,12 @@ def _run_one(check: PlannedCheck, slot: _Slot, clock: Clock, redactor: Redactor)
         log.exception("check %s raised", check.name)
         result = Result.unknown(redactor(f"internal error: {type(exc).__name__}: {exc}"))
     slot.duration = clock.monotonic() - started
-    slot.result = result
+    slot.result = redacted(result, redactor)
     slot.done.set()
+
+
+def redacted(result: Result, redactor: Redactor) -> Result:
+    """The result with its summaries masked: they go on to the terminal, Slack, Alertmanager
+    and the state store, and outside text (a log line, a Sentry title) can carry a secret."""
+    findings = tuple(replace(f, summary=redactor(f.summary)) for f in result.findings)
+    return replace(result, summary=redactor(result.summary), findings=findings)

@@ -71,6 +71,9 @@ class SelfMonitoring:
                 include_local_variables=False,
                 # No HTTP client breadcrumbs (httpx, Heroku, Slack): their URLs are credentials too.
                 auto_enabling_integrations=False,
+                # No `sentry-trace`/`baggage` headers on the watcher's own requests: the
+                # baggage names the DSN's key, and Slack, Heroku and the rest are not Sentry.
+                trace_propagation_targets=[],
                 integrations=[
                     # Log lines go to stdout only: errors reach Sentry through report_failure
                     # and the uncaught-exception hooks, not once per retried log.error.

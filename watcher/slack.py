@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ class SlackTransport:
         except URLError as exc:
             timed_out = isinstance(exc.reason, TimeoutError | socket.timeout)
             raise DeliveryError("timeout" if timed_out else "network") from None
-        except (OSError, ConnectionError):
+        except (OSError, ConnectionError, http.client.HTTPException):
+            # HTTPException: the answer broke off (IncompleteRead), or was no HTTP at all.
             raise DeliveryError("network") from None
         except ValueError:
             raise DeliveryError("bad_response") from None

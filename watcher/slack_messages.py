@@ -95,6 +95,14 @@ class Composer:
             [_section(head), _section(quote(summary))],
         )
 
+    def superseded(self, alert_id: str, check: str, summary: str) -> dict[str, Any]:
+        """A WARNING post once its finding turned CRITICAL: the newer message is the live one."""
+        head = f"*WARNING, now CRITICAL* (see the newer message) {self.app} · check `{check}`"
+        return _message(
+            f"WARNING, now CRITICAL (see the newer message) {self.app} {check}: {quote(summary)}",
+            [_section(f"{head} · `{alert_id}`"), _section(quote(summary))],
+        )
+
     def seeing_again(self, check: str, since: datetime, now: datetime) -> dict[str, Any]:
         text = f":eyes: the watch sees `{check}` again, after {_duration(since, now)} blind"
         return _message(text, [_section(text)])

@@ -338,6 +338,11 @@ class StateStore:
         """
 
         def work(execute: Execute) -> AlertRecord | None:
+            if isinstance(self._db, PostgresDb):
+                # FOR UPDATE locks nothing while the row does not exist yet: two processes
+                # deciding on a new alert would both fire it. The id's advisory lock orders
+                # them (SQLite's BEGIN IMMEDIATE already does).
+                execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"alert:{alert_id}",))
             rows = execute(
                 f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?{self._for_update}",
                 (alert_id,),

@@ -69,10 +69,10 @@ class SqliteDb:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     result = work(execute)
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
-                conn.execute("COMMIT")
                 return result
             except (sqlite3.Error, OSError) as exc:
                 raise StateDbError(_reason(exc)) from None
@@ -84,13 +84,15 @@ class SqliteDb:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     (version,) = conn.execute("PRAGMA user_version").fetchone()
-                    for ddl in migrations[version:]:
-                        conn.execute(_ddl(ddl, serial="INTEGER PRIMARY KEY", real="REAL"))
-                    conn.execute(f"PRAGMA user_version = {max(version, len(migrations))}")
+                    # Up to date: write nothing, so a store on a full disk can still be read.
+                    if version < len(migrations):
+                        for ddl in migrations[version:]:
+                            conn.execute(_ddl(ddl, serial="INTEGER PRIMARY KEY", real="REAL"))
+                        conn.execute(f"PRAGMA user_version = {len(migrations)}")
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
-                conn.execute("COMMIT")
             except (sqlite3.Error, OSError) as exc:
                 raise StateDbError(_reason(exc)) from None
 
@@ -144,12 +146,13 @@ class PostgresDb:
     def migrate(self, migrations: Sequence[str]) -> None:
         def upgrade(conn: psycopg2.extensions.connection) -> None:
             with conn, conn.cursor() as cur:
+                # Two watchers starting at once (a deploy overlapping the old dyno) upgrade in
+                # turn; taken first, since CREATE ... IF NOT EXISTS races too.
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('cutover-watcher:migrate'))")
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
                 cur.execute(
                     f"CREATE TABLE IF NOT EXISTS {PG_SCHEMA}.schema_version (version INTEGER)"
                 )
-                # Two watchers starting at once (a deploy overlapping the old dyno) upgrade in turn.
-                cur.execute(f"LOCK TABLE {PG_SCHEMA}.schema_version")
                 cur.execute(f"SELECT version FROM {PG_SCHEMA}.schema_version")
                 row = cur.fetchone()
                 version = 0 if row is None else int(row[0])
@@ -201,6 +204,14 @@ class PostgresDb:
             with contextlib.suppress(psycopg2.Error):
                 self._conn.close()
             self._conn = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may have rolled back already (a full disk, an I/O error): a ROLLBACK then fails
+    # with "no transaction is active" and would hide the error that says why.
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _ddl(template: str, serial: str, real: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -25,7 +25,7 @@ from watcher.log_follower import LogFollower
 from watcher.metrics import Metrics
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, PlannedCheck, run_checks
+from watcher.runner import CheckReport, PlannedCheck, redacted, run_checks
 from watcher.settings import Settings
 from watcher.state import StateStore, StateStoreError
 
@@ -87,8 +87,14 @@ class Watch:
         if not new:
             return False
         now = self.clock.now()
-        self.store.add_log_counts(dict(new))
-        report = CheckReport("logs", logs.SOP, self._logs_result(), 0.0)
+        try:
+            self.store.add_log_counts(dict(new))
+        except StateStoreError:
+            # Kept for the next try: a store that is down for a while loses no count.
+            with self._matches_lock:
+                self._new_matches.update(new)
+            raise
+        report = CheckReport("logs", logs.SOP, redacted(self._logs_result(), self.redactor), 0.0)
         self.notifier.observe([report], now)
         self.wake.set()
         return True
@@ -96,7 +102,11 @@ class Watch:
     def post_marks(self) -> list[str]:
         """Post the timeline marks that are due (each once, late ones saying so)."""
         now = self.clock.now()
-        posted = marks.post_due(self.store, self.notifier.composer, self.t0, now)
+        # A check that started before a mark may still be recording what it saw.
+        settle = timedelta(seconds=self.settings.check_timeout + 5)
+        posted = marks.post_due(self.store, self.notifier.composer, self.t0, now, settle=settle)
+        # Often, so that even a crash loses little of the follower's memory of counted lines.
+        self.save_follower()
         for name in posted:
             log.info("posted the %s mark", name, extra={"fields": {"mark": name}})
         if posted:
@@ -113,9 +123,9 @@ class Watch:
             )
         return posted
 
-    def deliver(self, budget: float | None = None) -> None:
-        """Send what is due; the delivery loop and shutdown call this."""
-        self.notifier.deliver(budget)
+    def deliver(self, budget: float | None = None, stop: threading.Event | None = None) -> None:
+        """Send what is due (until `stop` is set); the delivery loop and shutdown call this."""
+        self.notifier.deliver(budget, stop)
 
     def save_follower(self) -> None:
         """Keep the follower's memory of counted lines, so a restart does not count them again."""
@@ -194,12 +204,13 @@ class Watch:
         if health is not None and not health.connected and health.last_error:
             problem = f"log stream down: {health.last_error}"
         lines = health.lines_seen if health else 0
-        self.metrics.log_read(max(0, lines - self._lines_exported), [])
-        self._lines_exported = max(self._lines_exported, lines)
         coverage = logs.Coverage(
             f"following the log stream since T0 ({lines} lines this run)", problem
         )
         with self.tally_lock:
+            # Under the lock: the cycle and the escalation thread both get here.
+            self.metrics.log_read(max(0, lines - self._lines_exported), [])
+            self._lines_exported = max(self._lines_exported, lines)
             return logs.evaluate(self.tally, self.matcher, now, coverage)
 
     def _export_self(self, at: datetime) -> None:

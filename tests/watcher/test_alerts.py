@@ -185,3 +185,29 @@ def test_reminders_repeat_every_interval_while_firing(watch: Watch, slack: FakeS
     (fired,) = slack.top_level()
     assert len(slack.replies(fired.ts)) == 4
     assert watch.clock.now() - watch.store.alert(GRANT_DRIFT.id).fired_at >= timedelta(hours=2)  # type: ignore[operator, union-attr]
+
+
+def test_alternating_transport_failures_fire_on_the_second(watch: Watch, slack: FakeSlack) -> None:
+    timeout = Finding("healthz.timeout", State.CRITICAL, "no complete answer within 10 s")
+    http503 = Finding("healthz.http_status", State.CRITICAL, "HTTP 503 (expected 200)")
+    watch.cycle(report("healthz", http503), minutes=1)
+    assert slack.top_level() == []
+    watch.cycle(report("healthz", timeout), minutes=1)
+    (paged,) = slack.top_level()
+    assert "healthz.timeout" in str(paged.blocks)
+
+
+def test_a_warning_superseded_by_a_critical_is_edited_to_say_so(
+    watch: Watch, slack: FakeSlack
+) -> None:
+    watch.cycle(
+        report("pg_connections", Finding("pg_connections.connections", State.WARNING, "16"))
+    )
+    watch.cycle(
+        report("pg_connections", Finding("pg_connections.connections", State.CRITICAL, "21"))
+    )
+    for _ in range(2):
+        watch.cycle(report("pg_connections"))
+    warned, paged = slack.top_level()
+    assert (warned.current_text or "").startswith("WARNING, now CRITICAL (see the newer message)")
+    assert (paged.current_text or "").startswith("RESOLVED (was CRITICAL)")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.fakes.http import Reply, closed_port
+from tests.fakes.http import CUT, Reply, closed_port
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.support.clock import FakeClock
 from watcher.delivery import Delivery, Failure
@@ -264,3 +266,37 @@ def test_without_a_token_every_message_fails_with_the_fix(tmp_path: Path, clock:
     assert [(f.reason, "SLACK_BOT_TOKEN" in f.fix) for f in report.failed] == [
         ("not_configured", True)
     ]
+
+
+def test_a_message_refused_even_as_plain_text_fails_for_good(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
+    slack.fail_when = lambda call: FakeSlack.error("msg_too_long")
+    outbox.queue("fire")
+    report = outbox.delivery.deliver()
+    assert [f.reason for f in report.failed] == ["msg_too_long"]
+
+
+def test_a_pass_with_a_budget_does_not_wait_for_another_pass(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
+    outbox.queue(*(f"m{i}" for i in range(6)))
+    slack.delay = 0.5
+    busy = threading.Thread(target=outbox.delivery.deliver)
+    busy.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    report = outbox.delivery.deliver(budget=0.5)
+    assert time.monotonic() - started < 1.5
+    assert report.pending > 0
+    busy.join(10)
+    assert len(slack.messages) == 6
+
+
+def test_an_answer_cut_short_is_a_retry(outbox: Outbox, slack: FakeSlack, clock: FakeClock) -> None:
+    slack.fail_next(Reply(200, chunks=[b'{"ok": tr', CUT]))
+    outbox.queue("fire")
+    report = outbox.delivery.deliver()
+    assert (report.sent, report.pending, report.failed) == (0, 1, [])
+    clock.advance(2)
+    assert outbox.delivery.deliver().sent == 1

@@ -366,7 +366,7 @@ def test_the_final_report_without_the_watchers_app_name(store: StateStore, watch
     watch.cycles(timedelta(0), 4 * HOUR)
     marks.post_due(store, composer(), CUTOVER, CUTOVER + 25 * HOUR)
     final = posted(store)[-1]
-    assert "`heroku ps:scale worker=0 -a <the watcher's app>`" in final
+    assert "`heroku ps:scale worker=0 -a YOUR-WATCHER-APP`" in final
     # All three were missed: each says so.
     assert sum("posted late" in text for text in posted(store)) == 3
 
@@ -463,3 +463,18 @@ def test_events_in_the_store_decide_not_the_alerts_table(store: StateStore) -> N
         ),
     )
     assert marks.gate_verdict(store, CUTOVER).reasons[0] == "WARNING alert logs.memory at 15:18Z"
+
+
+def test_the_4_hour_mark_waits_for_a_check_still_recording_inside_the_window(
+    store: StateStore, watch: Watch
+) -> None:
+    watch.cycles(timedelta(0), 4 * HOUR)
+    settle = timedelta(seconds=15)
+    due = CUTOVER + 4 * HOUR
+    assert (
+        marks.post_due(store, composer(), CUTOVER, due + timedelta(seconds=2), settle=settle) == []
+    )
+    # A probe that started 5 s before T0+4h records its CRITICAL only now.
+    watch.observe(due - timedelta(seconds=5), healthz=healthz_sqlite())
+    assert marks.post_due(store, composer(), CUTOVER, due + settle, settle=settle) == ["4h"]
+    assert store.watch_value("rm11_gate") == "closed"

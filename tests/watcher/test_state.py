@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -30,12 +31,10 @@ MINUTE = timedelta(minutes=1)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each backend, empty: a file, or a fresh database on the test server."""
     if request.param == "sqlite":
-        kept = StateStore.sqlite(str(tmp_path / "state.db"))
-        yield kept
-        kept.close()
+        yield f"sqlite:///{tmp_path}/state.db"
         return
     server: PgServer = request.getfixturevalue("pg_server")
     name = f"state_{uuid.uuid4().hex[:12]}"
@@ -43,14 +42,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
-    kept = StateStore.from_url(_db_url(server, name))
     try:
-        yield kept
+        yield _db_url(server, name)
     finally:
-        kept.close()
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[StateStore]:
+    kept = StateStore.from_url(store_url)
+    yield kept
+    kept.close()
 
 
 def _db_url(server: PgServer, name: str) -> str:
@@ -315,3 +319,51 @@ def test_a_directory_that_cannot_be_created_is_a_state_store_error(tmp_path: Pat
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StateStoreError, match=r"state store .*file/state/x\.db: Not a directory"):
         StateStore.sqlite(str(tmp_path / "file" / "state" / "x.db")).baseline("tables")
+
+
+def test_two_processes_deciding_a_new_alert_fire_it_once(store: StateStore, store_url: str) -> None:
+    other = StateStore.from_url(store_url)
+    barrier = threading.Barrier(2, timeout=5)
+    fired: list[int] = []
+
+    def decide(old: AlertRecord | None) -> AlertChange | None:
+        if old is not None:
+            return None  # the other process fired it first
+        fired.append(1)
+        return AlertChange(_alert("healthz.db_sqlite"), [Message("post", {"text": "page"})])
+
+    def run(s: StateStore) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        s.change_alert("healthz.db_sqlite", decide)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in (store, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    other.close()
+    assert len(store.messages()) == 1
+    assert fired == [1]
+
+
+def test_four_watchers_starting_at_once_all_migrate(store_url: str) -> None:
+    stores = [StateStore.from_url(store_url) for _ in range(4)]
+    barrier = threading.Barrier(4, timeout=5)
+    errors: list[Exception] = []
+
+    def start(s: StateStore) -> None:
+        barrier.wait()
+        try:
+            s.keep_baseline("tables", "35", CUTOVER)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    for s in stores:
+        s.close()
+    assert errors == []
