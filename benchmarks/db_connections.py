@@ -291,7 +291,7 @@ class Measurement:
 
 
 @contextlib.contextmanager
-def _settings_in_environ(values: Mapping[str, str]) -> Iterator[None]:
+def settings_environ(values: Mapping[str, str]) -> Iterator[None]:
     """load_settings reads os.environ: set `values` there for the in-process cycles only."""
     saved = dict(os.environ)
     os.environ.clear()
@@ -312,7 +312,7 @@ def measure(server: PgServer, cycles: int, once_runs: int) -> Measurement:
     ):
         values = watcher_settings(db, Path(tmp))
         # In a directory of its own: no .env of the developer's is read.
-        with _settings_in_environ(values), contextlib.chdir(tmp):
+        with settings_environ(values), contextlib.chdir(tmp):
             inside = in_process(sampler, cycles)
         processes = once_processes(sampler, once_runs, {**clean_environ(), **values}, Path(tmp))
         return Measurement(inside, processes, len(sampler.samples), sampler.straddling)

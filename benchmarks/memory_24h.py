@@ -29,7 +29,7 @@ import os
 import sys
 import tempfile
 import tracemalloc
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +38,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from benchmarks import heroku_log
-from benchmarks.db_connections import clean_environ
+from benchmarks.db_connections import settings_environ
 from benchmarks.detection_latency import OWN_DYNO, ROLE, rss_kib
 from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.log_line import parse
@@ -66,19 +66,6 @@ SESSION_URL = f"http://logplex.invalid/sessions/24h?srv={SESSION_TOKEN}"
 def mb(kib: int) -> float:
     """KiB (what /proc reports) in MB of 10^6 bytes."""
     return kib * 1024 / 1e6
-
-
-@contextlib.contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    """load_settings reads os.environ: only `values` there (no developer's setting) meanwhile."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update({**clean_environ(saved), **values})
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @dataclass
@@ -122,7 +109,7 @@ def simulate(lines: int, directory: Path, seed: int = 1) -> Result:
         "WATCHER_HEROKU_API_URL": API_URL,
         "WATCHER_HEROKU_DATA_API_URL": API_URL,
     }
-    with _environ(values), contextlib.chdir(directory):
+    with settings_environ(values), contextlib.chdir(directory):
         settings = load_settings()
     store = StateStore.from_url(settings.state_url.get_secret_value())
     at_percent = {min(lines - 1, lines * p // 100): p for p in CHECKPOINTS if p < 100}
