@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.sentry_ingest import FakeSentryIngest
 from tests.fakes.slack import FakeSlack
-from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase
+from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase
 from watcher import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -430,3 +431,33 @@ def test_a_notification_failed_for_good_is_reported_to_sentry(
     assert "notification failed for good: not_in_channel" in json.dumps(event)
     assert event["tags"]["reason"] == "not_in_channel"
     assert slack_fake.TOKEN not in ingest.text()
+
+
+def test_notify_with_a_postgresql_state_store_pages_once(
+    slack_env: dict[str, str],
+    slack: FakeSlack,
+    healthz_server: FakeHealthz,
+    pg_server: PgServer,
+    tmp_path: Path,
+) -> None:
+    name = f"state_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.admin()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    try:
+        state_url = pg_server.admin_url.rsplit("/", 1)[0] + f"/{name}"
+        env = {**slack_env, "WATCHER_STATE_URL": state_url}
+        healthz_server.reply = healthy(db="sqlite")
+        for _ in range(2):
+            done = watcher("once", "--check", "healthz", "--notify", env=env, cwd=tmp_path)
+            assert done.returncode == 2, done.stderr
+        assert len(slack.top_level()) == 1
+        with pg_server.admin(name) as conn, conn.cursor() as cur:
+            cur.execute("SELECT status FROM watcher.alerts WHERE id = 'healthz.db_sqlite'")
+            assert cur.fetchall() == [("firing",)]
+        assert not (tmp_path / "watcher-state.db").exists()
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
