@@ -232,3 +232,32 @@ def watched_database(server: PgServer) -> Iterator[WatchedDatabase]:
 
 
 __all__ = ["APP_TABLES", "OWNER", "REVISION", "PgServer", "WatchedDatabase"]
+
+
+@dataclass(frozen=True)
+class EmptyDatabase:
+    """A database with nothing in it, e.g. for a PostgreSQL state store."""
+
+    server: PgServer
+    name: str
+
+    @property
+    def url(self) -> str:
+        """As the superuser (the state store's tests need no other role)."""
+        return urlunsplit(urlsplit(self.server.admin_url)._replace(path=f"/{self.name}"))
+
+
+@contextlib.contextmanager
+def empty_database(server: PgServer) -> Iterator[EmptyDatabase]:
+    """A fresh, empty database on `server`, dropped (sessions and all) afterwards."""
+    name = f"state_{secrets.token_hex(6)}"
+    admin = server.admin()
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        yield EmptyDatabase(server, name)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.sentry_ingest import FakeSentryIngest
 from tests.fakes.slack import FakeSlack
-from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase
+from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase, empty_database
 from watcher import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -440,24 +439,14 @@ def test_notify_with_a_postgresql_state_store_pages_once(
     pg_server: PgServer,
     tmp_path: Path,
 ) -> None:
-    name = f"state_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.admin()
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        state_url = pg_server.admin_url.rsplit("/", 1)[0] + f"/{name}"
-        env = {**slack_env, "WATCHER_STATE_URL": state_url}
+    with empty_database(pg_server) as database:
+        env = {**slack_env, "WATCHER_STATE_URL": database.url}
         healthz_server.reply = healthy(db="sqlite")
         for _ in range(2):
             done = watcher("once", "--check", "healthz", "--notify", env=env, cwd=tmp_path)
             assert done.returncode == 2, done.stderr
         assert len(slack.top_level()) == 1
-        with pg_server.admin(name) as conn, conn.cursor() as cur:
+        with pg_server.admin(database.name) as conn, conn.cursor() as cur:
             cur.execute("SELECT status FROM watcher.alerts WHERE id = 'healthz.db_sqlite'")
             assert cur.fetchall() == [("firing",)]
         assert not (tmp_path / "watcher-state.db").exists()
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()

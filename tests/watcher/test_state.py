@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clock import CUTOVER
-from tests.support.postgres import PgServer
+from tests.support.postgres import PgServer, empty_database
 from watcher.state import (
     FIRING,
     AlertChange,
@@ -37,17 +36,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path}/state.db"
         return
     server: PgServer = request.getfixturevalue("pg_server")
-    name = f"state_{uuid.uuid4().hex[:12]}"
-    admin = server.admin()
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        yield _db_url(server, name)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
+    with empty_database(server) as database:
+        yield database.url
 
 
 @pytest.fixture
@@ -55,10 +45,6 @@ def store(store_url: str) -> Iterator[StateStore]:
     kept = StateStore.from_url(store_url)
     yield kept
     kept.close()
-
-
-def _db_url(server: PgServer, name: str) -> str:
-    return server.admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _alert(alert_id: str = "grants.table_privileges", **changes: object) -> AlertRecord:
@@ -222,31 +208,24 @@ def test_threads_share_one_store(store: StateStore) -> None:
 def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection(
     pg_server: PgServer,
 ) -> None:
-    name = f"state_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.admin()
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    store = StateStore.from_url(_db_url(pg_server, name))
-    try:
-        store.keep_baseline("tables", "35", CUTOVER)
-        with pg_server.admin(name) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT table_schema, count(*) FROM information_schema.tables"
-                " WHERE table_name IN ('baselines', 'outbox', 'alerts') GROUP BY table_schema"
-            )
-            assert cur.fetchall() == [("watcher", 3)]
-            # The server ends the store's session, as a restart or failover would.
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'cutover-watcher-state'"
-            )
-        assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
-    finally:
-        store.close()
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
+    with empty_database(pg_server) as database:
+        store = StateStore.from_url(database.url)
+        try:
+            store.keep_baseline("tables", "35", CUTOVER)
+            with pg_server.admin(database.name) as conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT table_schema, count(*) FROM information_schema.tables"
+                    " WHERE table_name IN ('baselines', 'outbox', 'alerts') GROUP BY table_schema"
+                )
+                assert cur.fetchall() == [("watcher", 3)]
+                # The server ends the store's session, as a restart or failover would.
+                cur.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'cutover-watcher-state'"
+                )
+            assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
+        finally:
+            store.close()
 
 
 def test_an_unreachable_postgres_store_is_an_error_without_the_password() -> None:
