@@ -31,6 +31,8 @@ class Coverage:
 
     text: str
     problem: str | None = None  # a stream problem, reported as its own finding
+    # Recent stream gaps the replay could not cover ("lines between ... may be lost").
+    gaps: tuple[str, ...] = ()
 
 
 def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Coverage) -> Result:
@@ -54,6 +56,9 @@ def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Cove
             )
     if coverage.problem:
         findings.append(Finding(f"{NAME}.stream", State.UNKNOWN, coverage.problem))
+    if coverage.gaps:
+        # Logplex keeps only so many lines: what was written meanwhile was not seen.
+        findings.append(Finding(f"{NAME}.stream_gap", State.WARNING, "; ".join(coverage.gaps[-3:])))
     return Result.from_findings(
         findings, f"no incident patterns in the last 30 min; {coverage.text}", metrics
     )

@@ -34,6 +34,7 @@ CHECK_SOPS: dict[str, str] = {
 
 # Without WATCHER_CUTOVER_AT or a recorded watch start, Sentry is read this far back.
 SENTRY_FALLBACK_WINDOW = timedelta(hours=24)
+SENTRY_WAITING_WINDOW = timedelta(minutes=1)
 
 
 class CheckSet:
@@ -167,8 +168,16 @@ class CheckSet:
 
     def _since(self) -> sentry.Since:
         """T0: the cutover time if set, else the daemon's recorded start, else 24 hours ago."""
-        if self._settings.cutover_at is not None:
-            return sentry.Since(self._settings.cutover_at, "from WATCHER_CUTOVER_AT")
+        cutover = self._settings.cutover_at
+        if cutover is not None and cutover > self._clock.now():
+            # Waiting for the cutover: asking Sentry for a window that ends before it starts
+            # gets a 400; ask from now (a minute back, so the window is never empty).
+            return sentry.Since(
+                self._clock.now() - SENTRY_WAITING_WINDOW,
+                f"waiting for the cutover at {cutover:%Y-%m-%d %H:%MZ}: from now",
+            )
+        if cutover is not None:
+            return sentry.Since(cutover, "from WATCHER_CUTOVER_AT")
         try:
             started = self._store.watch_start()
         except StateStoreError as exc:

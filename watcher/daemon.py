@@ -49,6 +49,13 @@ TIMELINE_SECONDS = 30.0
 ESCALATE_SECONDS = 0.5
 # A sleeping delivery loop still looks at the outbox this often (a retry may have come due).
 DELIVERY_POLL_SECONDS = 5.0
+# A thread whose iteration failed tries again after 1 s, 2 s, 4 s ... at most this.
+MAX_THREAD_BACKOFF = 10.0
+# How often the main thread looks at the others (the watchdog) and exports its own health.
+WATCHDOG_SECONDS = 5.0
+# A thread restarted more often than this within an hour: the process is sick; exit non-zero
+# so that Heroku restarts the dyno.
+MAX_RESTARTS = 5
 
 
 class Daemon:
@@ -65,7 +72,8 @@ class Daemon:
             settings.sentry_environment,
             redactor,
         )
-        self._threads: list[threading.Thread] = []
+        self._threads: dict[str, tuple[threading.Thread, Callable[[], None]]] = {}
+        self._restarts: dict[str, list[float]] = {}
         self._signals = 0
 
     def run(self) -> int:
@@ -91,13 +99,22 @@ class Daemon:
         server = self._serve_metrics()
         scheduler = self._schedule(watch)
         self._start_follower(watch, http)
-        self._thread("escalate-logs", lambda: self._loop(watch.escalate_logs, ESCALATE_SECONDS))
-        self._thread("deliver", lambda: self._deliver_loop(watch))
+        self._thread(
+            "escalate-logs",
+            lambda: self._supervised(watch, "escalate-logs", watch.escalate_logs, ESCALATE_SECONDS),
+        )
+        self._thread(
+            "deliver", lambda: self._supervised(watch, "deliver", lambda: self._deliver(watch), 0)
+        )
         self._install_signals()
         scheduler.start()
-        self.stop.wait()
+        code = 0
+        while not self.stop.wait(WATCHDOG_SECONDS):
+            code = self.watchdog(watch, scheduler)
+            if code:
+                break
         self._shutdown(watch, scheduler, server)
-        return 0
+        return code
 
     # -- jobs and threads -------------------------------------------------------------------
 
@@ -189,33 +206,81 @@ class Daemon:
         )
         self._thread("follow-logs", watch.follower.run)
 
-    def _deliver_loop(self, watch: Watch) -> None:
-        while not self.stop.is_set():
-            try:
-                # The stop event ends a long backlog between messages: shutdown's own pass
-                # then gets the lock and the time that is left.
-                watch.deliver(stop=self.stop)
-            except Exception:
-                log.exception("delivery failed; trying again")
-            due = watch.notifier.delivery.next_due()
-            wait = DELIVERY_POLL_SECONDS
-            if due is not None:
-                wait = min(wait, max(0.05, (due - self.clock.now()).total_seconds()))
-            watch.wake.wait(wait)
-            watch.wake.clear()
+    def _deliver(self, watch: Watch) -> None:
+        """One pass of the delivery thread: send what is due, then sleep until more is."""
+        # The stop event ends a long backlog between messages: shutdown's own pass then gets
+        # the lock and the time that is left.
+        watch.deliver(stop=self.stop)
+        due = watch.notifier.delivery.next_due()
+        wait = DELIVERY_POLL_SECONDS
+        if due is not None:
+            wait = min(wait, max(0.05, (due - self.clock.now()).total_seconds()))
+        watch.wake.wait(wait)
+        watch.wake.clear()
 
-    def _loop(self, work: Callable[[], Any], seconds: float) -> None:
+    def _supervised(self, watch: Watch, name: str, work: Callable[[], Any], seconds: float) -> None:
+        """Run `work` until stopped; a failing iteration is logged once per kind, counted,
+        shown as the watcher's own UNKNOWN, and tried again with back-off: never the end."""
+        failures = 0
+        logged: set[str] = set()
         while not self.stop.is_set():
             try:
                 work()
-            except Exception:
-                log.exception("%s failed; going on", getattr(work, "__name__", "job"))
-            self.stop.wait(seconds)
+            except Exception as exc:
+                failures += 1
+                kind = type(exc).__name__
+                text = self.redactor(f"thread {name} failing ({kind}: {exc})")
+                watch.problem(f"thread:{name}", text)
+                self.metrics.thread_error(name)
+                if kind not in logged:
+                    logged.add(kind)
+                    log.error(text, extra={"fields": {"thread": name}}, exc_info=True)
+                backoff = min(MAX_THREAD_BACKOFF, 2.0 ** min(failures - 1, 10))
+                self.stop.wait(backoff)
+                continue
+            if failures:
+                log.info(
+                    "thread %s works again after %d failed iteration(s)",
+                    name,
+                    failures,
+                    extra={"fields": {"thread": name}},
+                )
+                watch.problem(f"thread:{name}", None)
+                failures, logged = 0, set()
+            if seconds:
+                self.stop.wait(seconds)
 
     def _thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
-        self._threads.append(thread)
+        self._threads[name] = (thread, target)
+
+    def watchdog(self, watch: Watch, scheduler: BackgroundScheduler) -> int:
+        """Restart a thread that stopped; exit code 1 when that does not help (else 0)."""
+        now = time.monotonic()
+        for name, (thread, target) in list(self._threads.items()):
+            if thread.is_alive() or self.stop.is_set():
+                continue
+            recent = [t for t in self._restarts.get(name, []) if now - t < 3600] + [now]
+            self._restarts[name] = recent
+            self.metrics.thread_restarted(name)
+            if len(recent) > MAX_RESTARTS:
+                log.error(
+                    "thread %s stopped %d times within an hour; exiting so that the dyno"
+                    " is restarted",
+                    name,
+                    len(recent),
+                    extra={"fields": {"thread": name}},
+                )
+                return 1
+            log.error("thread %s stopped; restarting it", name, extra={"fields": {"thread": name}})
+            self._thread(name, target)
+        if not scheduler.running:
+            log.error("the scheduler stopped; exiting so that the dyno is restarted")
+            return 1
+        # The watcher's own health, from memory: it changes while the store is down too.
+        watch.export_self(self.clock.now())
+        return 0
 
     def _serve_metrics(self) -> MetricsServer | None:
         port = self.settings.metrics_port
@@ -267,7 +332,7 @@ class Daemon:
             watch.deliver(budget=max(0.5, SHUTDOWN_SECONDS - 4 - (time.monotonic() - started)))
         except Exception:
             log.exception("flushing on the way out")
-        for thread in self._threads:
+        for thread, _ in self._threads.values():
             thread.join(timeout=0.5)
         if server is not None:
             server.stop()

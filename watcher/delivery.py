@@ -10,15 +10,24 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from checks.clock import Clock
-from watcher.slack import FIXES, REFUSED_MESSAGE, DeliveryError, fix_for
+from watcher.slack import (
+    FIXES,
+    LOOKUP_SCOPES,
+    REFUSED_MESSAGE,
+    DeliveryError,
+    LookupUnavailable,
+    Tag,
+    fix_for,
+)
 from watcher.slack_messages import plain
-from watcher.state import QUEUED, SENT, OutboxItem, StateStore
+from watcher.state import QUEUED, SENT, OutboxItem, StateStore, StateStoreError
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +35,32 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
 # Kept in the state store: the watcher's own health, until a later message gets through.
 HEALTH_KEY = "slack_health"
+# Identifies this store's messages in Slack (message metadata), apart from another watch's.
+STORE_KEY = "outbox_store_id"
+# A claimed message is this process's for this long: far beyond a send (SLACK_TIMEOUT) and a
+# look-up; a claim whose holder died (kill -9) expires, and the message is taken over.
+LEASE_SECONDS = 120.0
 
 
 class Transport(Protocol):
     channel_name: str
 
     def post(
-        self, payload: dict[str, Any], thread: tuple[str, str] | None = None
+        self,
+        payload: dict[str, Any],
+        thread: tuple[str, str] | None = None,
+        tag: Tag | None = None,
     ) -> tuple[str, str]: ...
 
     def update(self, channel: str, ts: str, payload: dict[str, Any]) -> None: ...
+
+    def find(
+        self,
+        tag: Tag,
+        oldest: float,
+        thread: tuple[str, str] | None = None,
+        channel_id: str | None = None,
+    ) -> tuple[str, str] | None: ...
 
 
 class DeliveryMetrics(Protocol):
@@ -86,6 +111,14 @@ class Delivery:
         self._on_permanent_failure = on_permanent_failure
         self._lock = threading.Lock()
         self._paused_until: datetime | None = None
+        # This process's name on the claims it holds.
+        self._owner = uuid.uuid4().hex
+        self._store_id: str | None = None
+        self._lookup_warned = False
+        # The watcher's own health is read from memory: it must be known while the store is
+        # down. Loaded from the store once (a failure kept by the last run).
+        self._health: Failure | None = None
+        self._health_loaded = False
 
     def requeue_for_new_settings(self) -> int:
         """Messages that failed for a setting are tried again: a restart is how a fix arrives."""
@@ -119,12 +152,17 @@ class Delivery:
         return report
 
     def health(self) -> Failure | None:
-        """The last permanent failure, until a later message gets through."""
-        value = self._store.watch_value(HEALTH_KEY)
-        if value is None:
-            return None
-        data = json.loads(value)
-        return Failure(str(data["reason"]), str(data["fix"]))
+        """The last permanent failure, until a later message gets through (never raises)."""
+        if not self._health_loaded:
+            try:
+                value = self._store.watch_value(HEALTH_KEY)
+            except StateStoreError:
+                return self._health
+            self._health_loaded = True
+            if value is not None and self._health is None:
+                data = json.loads(value)
+                self._health = Failure(str(data["reason"]), str(data["fix"]))
+        return self._health
 
     def next_due(self) -> datetime | None:
         """When there is next something to try, for the delivery loop's sleep."""
@@ -134,17 +172,38 @@ class Delivery:
         return due
 
     def _next_deliverable(self, now: datetime) -> OutboxItem | None:
-        for item in self._store.due(now, limit=20):
-            if item.parent_id is None:
-                return item
-            parent = self._store.message(item.parent_id)
-            if parent is None or parent.status != QUEUED:
-                return item
-            # The thread's first message is not out yet: the reply follows it, never leads.
-            self._store.mark_retry(
-                item.id, max(parent.next_attempt_at, now), "waiting for the thread"
+        # Claimed, so that another watcher on the same store never sends it too.
+        lease = now + timedelta(seconds=LEASE_SECONDS)
+        return self._store.claim_next(now, lease, self._owner)
+
+    def _tag(self, item: OutboxItem) -> Tag:
+        if self._store_id is None:
+            self._store_id = self._store.keep_watch_value(STORE_KEY, uuid.uuid4().hex[:16])
+        return Tag(item.id, self._store_id)
+
+    def _already_posted(
+        self, item: OutboxItem, tag: Tag, thread: tuple[str, str] | None
+    ) -> tuple[str, str] | None:
+        """Look for a post whose earlier attempt may have reached Slack; None: post it."""
+        assert self._transport is not None
+        oldest = item.next_attempt_at.timestamp() - 24 * 3600
+        created = self._store.message_created_at(item.id)
+        if created is not None:
+            oldest = created.timestamp() - 60
+        try:
+            return self._transport.find(
+                tag, oldest, thread, channel_id=self._store.posted_channel()
             )
-        return None
+        except LookupUnavailable as exc:
+            if not self._lookup_warned:
+                self._lookup_warned = True
+                log.warning(
+                    "cannot look in Slack for messages whose send timed out (%s): they are"
+                    " sent again, and may show twice; the token needs %s",
+                    exc,
+                    LOOKUP_SCOPES,
+                )
+            return None
 
     def _deliver_one(self, item: OutboxItem, now: datetime, report: DeliveryReport) -> None:
         if self._transport is None:
@@ -177,7 +236,9 @@ class Delivery:
         report.sent += 1
         if self._metrics is not None:
             self._metrics.notification_sent(self._transport.channel_name)
-        self._store.set_watch_value(HEALTH_KEY, None)
+        if self._health is not None or not self._health_loaded:
+            self._store.set_watch_value(HEALTH_KEY, None)
+            self._health, self._health_loaded = None, True
 
     def _send(self, item: OutboxItem, payload: dict[str, Any]) -> tuple[str, str] | None:
         assert self._transport is not None
@@ -187,13 +248,25 @@ class Delivery:
             if not parent_posted:
                 return None  # nothing to edit: the original never reached Slack
             assert parent is not None and parent.posted_channel and parent.posted_ts
+            # An edit sent twice shows once: no need to look first.
             self._transport.update(parent.posted_channel, parent.posted_ts, payload)
             return parent.posted_channel, parent.posted_ts
+        thread = None
         if item.kind == "reply" and parent_posted:
             assert parent is not None and parent.posted_channel and parent.posted_ts
-            return self._transport.post(payload, (parent.posted_channel, parent.posted_ts))
+            thread = (parent.posted_channel, parent.posted_ts)
         # A post, or a reply whose thread failed: on its own, so it still reaches someone.
-        return self._transport.post(payload)
+        tag = self._tag(item)
+        if item.in_flight:
+            # An earlier attempt may have reached Slack: post only if it is not there.
+            found = self._already_posted(item, tag, thread)
+            if found is not None:
+                log.info(
+                    "notification %s was posted by an earlier attempt; not posting again",
+                    item.id,
+                )
+                return found
+        return self._transport.post(payload, thread, tag)
 
     def _failed_attempt(
         self, item: OutboxItem, error: DeliveryError, now: datetime, report: DeliveryReport
@@ -204,6 +277,8 @@ class Delivery:
         if error.permanent:
             self._fail(item, error, report)
             return
+        # Back-off runs from the end of the attempt: a timeout is not followed by a retry at once.
+        now = max(now, self._clock.now())
         if error.reason == "ratelimited":
             wait = error.retry_after if error.retry_after is not None else _backoff(item.attempts)
             # Slack limits the channel, not the message: everything waits.
@@ -219,12 +294,13 @@ class Delivery:
             item.attempts + 1,
             f"{retry_at:%H:%M:%S}Z",
         )
-        self._store.mark_retry(item.id, retry_at, error.reason)
+        self._store.mark_retry(item.id, retry_at, error.reason, uncertain=error.maybe_sent)
 
     def _fail(self, item: OutboxItem, error: DeliveryError, report: DeliveryReport) -> None:
         failure = Failure(error.reason, fix_for(error.reason))
         if error.reason == "not_configured" and self._metrics is not None:
             self._metrics.notification_failed("slack", error.reason)
+        self._health, self._health_loaded = failure, True
         self._store.mark_failed(item.id, error.reason)
         self._store.set_watch_value(
             HEALTH_KEY, json.dumps({"reason": failure.reason, "fix": failure.fix})

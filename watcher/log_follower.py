@@ -17,7 +17,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -49,6 +49,17 @@ class FollowerHealth:
     last_error: str | None = None
     # Reconnects whose replay did not reach back to the lines counted: some may be lost.
     gaps: int = 0
+    # Each of those gaps: lines between these two times may be lost (the last line read
+    # before, the first line read after; None where not known).
+    gap_windows: tuple[tuple[datetime | None, datetime | None], ...] = ()
+
+
+def gap_text(window: tuple[datetime | None, datetime | None]) -> str:
+    """`lines between 14:02:10Z and 14:02:35Z may be lost`."""
+    before, after = window
+    start = "?" if before is None else f"{before.astimezone(UTC):%H:%M:%S}Z"
+    end = "?" if after is None else f"{after.astimezone(UTC):%H:%M:%S}Z"
+    return f"lines between {start} and {end} may be lost"
 
 
 class _Stopped(Exception):
@@ -56,7 +67,8 @@ class _Stopped(Exception):
 
 
 class LogFollower:
-    """Tails the log into `tally` (guarded by `lock`); `on_match` hears each match at once."""
+    """Tails the log into `tally` (guarded by `lock`); `on_match` hears each match at once,
+    with the line's key (its digest, hex), which the state store keeps with the count."""
 
     def __init__(
         self,
@@ -66,7 +78,7 @@ class LogFollower:
         tally: LogTally,
         lock: threading.Lock,
         clock: Clock,
-        on_match: Callable[[Match], None] = lambda match: None,
+        on_match: Callable[[Match, str], None] = lambda match, key: None,
         idle_timeout: float = IDLE_TIMEOUT,
         replay_lines: int = LOGPLEX_LINES,
         remembered: Sequence[str] = (),
@@ -84,6 +96,8 @@ class LogFollower:
         self._recent: deque[bytes] = deque()
         self._recent_count: Counter[bytes] = Counter()
         self._recent_limit = 2 * replay_lines
+        # The time of the last line read: where a gap starts.
+        self._last_line_time: datetime | None = None
         for key in remembered:
             with contextlib.suppress(ValueError):
                 self._remember_key(bytes.fromhex(key))
@@ -197,26 +211,30 @@ class LogFollower:
                 if oldest and not known:
                     # The replay's oldest line should be one counted before; if not, the
                     # replay does not reach back to where the last session ended.
-                    self._note_gap()
+                    self._note_gap(parse(raw.decode("utf-8", "replace")).timestamp)
                 oldest = False
                 if known:
                     counted[key] -= 1
                     continue
             self._take(raw)
 
-    def _note_gap(self) -> None:
+    def _note_gap(self, first_after: datetime | None) -> None:
+        window = (self._last_line_time, first_after)
         self._health = replace(
             self._health,
             gaps=self._health.gaps + 1,
+            gap_windows=(*self._health.gap_windows, window)[-100:],
             last_error="the new session's replay does not reach back to the last line counted:"
-            " lines in between may be lost",
+            f" {gap_text(window)}",
         )
         log.warning("log stream: %s", self._health.last_error)
 
     def _take(self, raw: bytes) -> None:
-        self._remember(raw)
+        key = _digest(raw)
+        self._remember_key(key)
         line = parse(raw.decode("utf-8", "replace"))
         now = self._clock.now()
+        self._last_line_time = line.timestamp or now
         with self._lock:
             self._tally.count_lines(1, line.timestamp, line.timestamp)
             matches = list(self._matcher.match(line, now))
@@ -227,12 +245,9 @@ class LogFollower:
         )
         for match in matches:
             try:
-                self._on_match(match)
+                self._on_match(match, key.hex())
             except Exception:
                 log.exception("a match listener failed; following on")
-
-    def _remember(self, raw: bytes) -> None:
-        self._remember_key(_digest(raw))
 
     def _remember_key(self, key: bytes) -> None:
         self._recent.append(key)

@@ -28,6 +28,11 @@ SQLITE_REMNANTS = ("sqlite", "operational_error")
 # The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
 _ALERTING = frozenset({"fired", "warned"})
 _RANK = {"WARNING": 1, "CRITICAL": 2}
+# Findings that are blind windows, not alerts: listed by the marks, never closing the gate.
+BLIND_WINDOW_FINDINGS = frozenset({"logs.stream_gap"})
+# A window whose first observation comes later than this after its start was not watched
+# from its start: it cannot be called clean.
+UNOBSERVED_AFTER = timedelta(minutes=30)
 # History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
 _INCLUSIVE = timedelta(milliseconds=1)
 
@@ -85,6 +90,9 @@ def gate_verdict(
     end = _window_end(t0, now)
     issues = window_issues(store, t0, now)
     reasons = [_issue_reason(issue, show) for issue in issues]
+    unobserved = unobserved_reason(store, t0, min(end, t0 + timeline.ACTIVE_WATCH))
+    if unobserved is not None and (now is None or now >= t0 + timeline.ACTIVE_WATCH):
+        reasons.append(unobserved)
     sentry = store.check_history("sentry", since=t0, until=end + _INCLUSIVE)
     latest = sentry[-1] if sentry else None
     problem = _sentry_problem(latest, show)
@@ -109,15 +117,38 @@ def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None
     return None if verdict.sentry_at is None else verdict.open
 
 
+def unobserved_reason(store: StateStore, start: datetime, end: datetime) -> str | None:
+    """Why [start, end) was not watched from its start (None: it was)."""
+    rows = store.check_history(since=start, until=end)
+    if not rows:
+        return (
+            f"not observed: the watcher recorded no check between {_day_hm(start)} and"
+            f" {_day_hm(end)} (it was not running)"
+        )
+    first = rows[0].at
+    if first - start > UNOBSERVED_AFTER:
+        return (
+            f"observed only from {_day_hm(first)}: the watcher recorded nothing between"
+            f" {_day_hm(start)} and then"
+        )
+    return None
+
+
 def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> list[str]:
     """The result: clean, or issues found with each alert (id, severity, summary); blind spots."""
     issues = window_issues(store, t0)
     span = f"{_hm(t0)} to {_hm(t0 + timeline.ACTIVE_WATCH)}"
-    if not issues:
+    unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+    if not issues and unobserved is not None:
+        # What was not watched cannot be called clean.
+        lines = [f"not known ({span}): {unobserved}"]
+    elif not issues:
         lines = [f"clean: no CRITICAL or WARNING alert in the 4 hours ({span})"]
     else:
         lines = [f"issues found: {len(issues)} alert(s) in the 4 hours ({span}):"]
         lines += [describe_issue(issue, show) for issue in issues]
+        if unobserved is not None:
+            lines.append(unobserved)
     end = t0 + timeline.ACTIVE_WATCH
     for event in store.alert_events(t0, end):
         if event.event == "blind":
@@ -143,7 +174,9 @@ def dashboard_lines(
     store: StateStore, t0: datetime, now: datetime, show: Show = quote
 ) -> list[str]:
     """Runbook 7.2 at `now`: pg status and connection peak, log counts, tables, alerts."""
+    unobserved = unobserved_reason(store, t0, now + _INCLUSIVE)
     return [
+        *([] if unobserved is None else [f"Since T0: {unobserved}"]),
         _pg_status(store, t0, now, show),
         _peak_line(connection_peak(store, t0, now)),
         *_log_lines(store, t0, now, show),
@@ -210,7 +243,7 @@ def post_due(
         late = timeline.is_late(due.due_at, now)
         title, lines, gate = _compose(store, t0, now, due.name, watcher_app)
         if late:
-            lines.insert(0, f"posted late: due {_hm(due.due_at)}, the watcher was down")
+            lines.insert(0, f"posted late: due {_day_hm(due.due_at)}, the watcher was down")
         mark = Mark(due.name, due.due_at, now, late)
         # Insert-if-absent with the message, in one transaction: another process (or a
         # restart) that posted it first wins, and nothing is queued twice.
@@ -226,7 +259,16 @@ def _compose(
 ) -> tuple[str, list[str], GateVerdict | None]:
     if name == "4h":
         verdict = gate_verdict(store, t0, show=quote)
-        result = "issues found" if verdict.issues else "clean"
+        unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+        result = (
+            "issues found"
+            if verdict.issues
+            else "clean"
+            if unobserved is None
+            else "not observed"
+            if unobserved.startswith("not observed")
+            else "partly observed"
+        )
         gate = "OPEN" if verdict.open else "CLOSED"
         lines = [
             f"4-hour watch ended at {_hm(t0 + timeline.ACTIVE_WATCH)}",
@@ -261,7 +303,14 @@ def _gate_lines(verdict: GateVerdict) -> list[str]:
 
 def _four_hour_recap(store: StateStore, t0: datetime) -> str:
     issues = window_issues(store, t0)
-    result = f"issues found ({len(issues)} alert(s))" if issues else "clean"
+    unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+    result = (
+        f"issues found ({len(issues)} alert(s))"
+        if issues
+        else "clean"
+        if unobserved is None
+        else f"not known: {unobserved}"
+    )
     kept = store.watch_value(GATE_KEY)
     gate = (kept or (GATE_OPEN if gate_verdict(store, t0).open else GATE_CLOSED)).upper()
     return f"4-hour result: {result}; RM-11 gate {gate}"
@@ -390,7 +439,7 @@ def _firing_at(store: StateStore, t0: datetime) -> dict[str, Issue]:
 def _collect(issues: dict[str, Issue], events: Iterable[AlertEvent]) -> None:
     """Add each alert posted in `events`: its first time and summary, its worst severity."""
     for event in events:
-        if event.event not in _ALERTING:
+        if event.event not in _ALERTING or event.alert_id in BLIND_WINDOW_FINDINGS:
             continue
         known = issues.get(event.alert_id)
         if known is None:
@@ -426,3 +475,7 @@ def _minute(at: datetime) -> datetime:
 
 def _hm(at: datetime) -> str:
     return f"{at.astimezone(UTC):%H:%M}Z"
+
+
+def _day_hm(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M}Z"

@@ -106,6 +106,24 @@ class Metrics:
             "watcher_log_stream_reconnects", "log stream reconnects", registry=registry
         )
         self._reconnects_seen = 0
+        self._stream_gaps = Counter(
+            "watcher_log_stream_gaps",
+            "reconnects whose replay did not reach back: log lines may be lost",
+            registry=registry,
+        )
+        self._gaps_seen = 0
+        self._thread_errors = Counter(
+            "watcher_thread_errors",
+            "failed iterations of a daemon thread (each is retried)",
+            ["thread"],
+            registry=registry,
+        )
+        self._thread_restarts = Counter(
+            "watcher_thread_restarts",
+            "daemon threads the watchdog found stopped and restarted",
+            ["thread"],
+            registry=registry,
+        )
         self._elapsed = Gauge(
             "watcher_watch_elapsed_seconds", "seconds since T0", registry=registry
         )
@@ -177,6 +195,18 @@ class Metrics:
         if reconnects > self._reconnects_seen:
             self._stream_reconnects.inc(reconnects - self._reconnects_seen)
             self._reconnects_seen = reconnects
+
+    def log_gaps(self, gaps: int) -> None:
+        """The follower's running total of stream gaps."""
+        if gaps > self._gaps_seen:
+            self._stream_gaps.inc(gaps - self._gaps_seen)
+            self._gaps_seen = gaps
+
+    def thread_error(self, thread: str) -> None:
+        self._thread_errors.labels(thread).inc()
+
+    def thread_restarted(self, thread: str) -> None:
+        self._thread_restarts.labels(thread).inc()
 
     def watch(self, elapsed_seconds: float, gate_open: bool | None) -> None:
         """Where the watch is on its timeline, and the RM-11 gate (unset until known)."""

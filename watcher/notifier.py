@@ -16,7 +16,7 @@ from watcher.delivery import Delivery, DeliveryReport, Failure
 from watcher.metrics import Metrics
 from watcher.runner import CheckReport
 from watcher.settings import Settings
-from watcher.slack import SlackTransport
+from watcher.slack import SLACK_TIMEOUT, SlackTransport
 from watcher.slack_messages import Composer
 from watcher.state import FIRING, StateStore
 
@@ -57,9 +57,9 @@ class Notifier:
                 settings.slack_bot_token.get_secret_value(),
                 settings.slack_api_url,
                 settings.slack_channel,
-                # Slack answers in well under a second; a send that hangs must not hold the
-                # outbox (or the 10 s of a shutdown) for long.
-                timeout=min(settings.check_timeout, 5.0),
+                # Slack's latency, not the checks' timeout: a post that Slack is slow to
+                # answer is usually posted, and a timeout leaves its outcome unknown.
+                timeout=SLACK_TIMEOUT,
             )
         self.delivery = Delivery(store, transport, clock, metrics, on_permanent_failure)
         self.alertmanager = (

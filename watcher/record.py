@@ -120,6 +120,10 @@ def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> 
     if not issues:
         if running:
             return [f"{field} not yet: clean so far (the 4-hour watch ends {_at(end)})"]
+        unobserved = marks.unobserved_reason(store, t0, end)
+        if unobserved is not None:
+            # Nothing invented: a window the watch did not see is left open, with why.
+            return [f"{field} [ ] clean [ ] issues found (left open: {unobserved})"]
         return [f"{field} [x] clean [ ] issues found"]
     # Issues found cannot become clean again: tick it even while the window is open.
     so_far = f" so far (the 4-hour watch ends {_at(end)})" if running else ""

@@ -147,6 +147,22 @@ class Settings(BaseSettings):
             raise ValueError("must name a file to keep the state in, not memory")
         return value
 
+    @field_validator("cutover_at", mode="before")
+    @classmethod
+    def _cutover_at_is_iso(cls, value: Any) -> Any:
+        # pydantic takes a number as epoch seconds: `-1` or `1700000000` would put T0
+        # anywhere. Only ISO-8601 is a time here.
+        text = value if isinstance(value, str) else None
+        if (
+            value is not None
+            and not isinstance(value, datetime)
+            and (text is None or re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", text))
+        ):
+            raise ValueError(
+                "must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z, not a number"
+            )
+        return value
+
     @field_validator("cutover_at")
     @classmethod
     def _check_cutover_at(cls, value: datetime | None) -> datetime | None:

@@ -24,6 +24,19 @@ FIXES = {
     "is_archived": "unarchive WATCHER_SLACK_CHANNEL or point it at a live channel",
     "not_configured": "set SLACK_BOT_TOKEN so escalations reach WATCHER_SLACK_CHANNEL",
 }
+# Slack's chat.postMessage answers in well under a second, but takes seconds when Slack is
+# slow: a send given less than this is often a timeout whose message Slack posted anyway.
+SLACK_TIMEOUT = 20.0
+# Each message is tagged with Slack message metadata (event_type + event_payload), so a post
+# whose outcome is not known can be looked for (conversations.history) before posting again.
+EVENT_TYPE = "cutover_watcher_message"
+# Looking needs channels:history (public channel) or groups:history (private channel).
+LOOKUP_SCOPES = "channels:history (public channel) or groups:history (private channel)"
+# Slack answers that say the look-up itself cannot be done with this token or channel.
+_LOOKUP_UNAVAILABLE = frozenset(
+    {"missing_scope", "not_allowed_token_type", "channel_not_found", "not_in_channel"}
+)
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 # Slack's own transient errors, answered with HTTP 200 and ok=false.
 _TRANSIENT = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
 # Slack's error codes are snake_case words.
@@ -39,9 +52,40 @@ class DeliveryError(Exception):
     reason: str
     permanent: bool = False
     retry_after: float | None = None
+    # The request may have reached Slack and been acted on (no answer, or a cut one).
+    maybe_sent: bool = False
 
     def __str__(self) -> str:
         return self.reason
+
+
+class LookupUnavailable(Exception):
+    """The channel cannot be searched for a message (a scope, or its id, is missing)."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """What marks one outbox message in Slack: its id, and the store it belongs to."""
+
+    outbox_id: int
+    store: str
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "event_type": EVENT_TYPE,
+            "event_payload": {"outbox_id": self.outbox_id, "store": self.store},
+        }
+
+    def marks(self, message: Any) -> bool:
+        meta = message.get("metadata") if isinstance(message, dict) else None
+        if not isinstance(meta, dict) or meta.get("event_type") != EVENT_TYPE:
+            return False
+        payload = meta.get("event_payload")
+        return (
+            isinstance(payload, dict)
+            and str(payload.get("outbox_id")) == str(self.outbox_id)
+            and payload.get("store") == self.store
+        )
 
 
 def fix_for(reason: str) -> str:
@@ -64,7 +108,10 @@ class SlackTransport:
         )
 
     def post(
-        self, payload: dict[str, Any], thread: tuple[str, str] | None = None
+        self,
+        payload: dict[str, Any],
+        thread: tuple[str, str] | None = None,
+        tag: Tag | None = None,
     ) -> tuple[str, str]:
         """Post a message (in a thread if given); returns the channel id and ts Slack gave it."""
         channel, thread_ts = thread if thread else (self.channel, None)
@@ -76,9 +123,52 @@ class SlackTransport:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=None if tag is None else tag.metadata(),
             )
         )
         return str(response.get("channel", channel)), str(response.get("ts", ""))
+
+    def find(
+        self,
+        tag: Tag,
+        oldest: float,
+        thread: tuple[str, str] | None = None,
+        channel_id: str | None = None,
+    ) -> tuple[str, str] | None:
+        """The channel id and ts of the message tagged `tag` posted since `oldest`, if any.
+
+        Raises LookupUnavailable when the token or the channel does not allow looking.
+        """
+        if thread is not None:
+            channel, thread_ts = thread
+        else:
+            channel = channel_id or (self.channel if _CHANNEL_ID.fullmatch(self.channel) else "")
+            thread_ts = None
+            if not channel:
+                raise LookupUnavailable(
+                    "the channel's id is not known yet (set WATCHER_SLACK_CHANNEL to it)"
+                )
+
+        def read() -> Any:
+            if thread_ts is not None:
+                return self._client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=f"{oldest:.6f}",
+                    include_all_metadata=True, limit=200,
+                )  # fmt: skip
+            return self._client.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+
+        try:
+            response = self._call(read)
+        except DeliveryError as exc:
+            if exc.reason in _LOOKUP_UNAVAILABLE:
+                raise LookupUnavailable(f"Slack answered {exc.reason}") from None
+            raise
+        for message in response.get("messages") or []:
+            if tag.marks(message):
+                return channel, str(message.get("ts", ""))
+        return None
 
     def update(self, channel: str, ts: str, payload: dict[str, Any]) -> None:
         """Edit a posted message."""
@@ -94,15 +184,21 @@ class SlackTransport:
         except SlackApiError as exc:
             raise _classify(exc) from None
         except TimeoutError:
-            raise DeliveryError("timeout") from None
+            raise DeliveryError("timeout", maybe_sent=True) from None
         except URLError as exc:
             timed_out = isinstance(exc.reason, TimeoutError | socket.timeout)
-            raise DeliveryError("timeout" if timed_out else "network") from None
+            # Refused: nothing was sent. Anything else may have broken after the request.
+            refused = isinstance(exc.reason, ConnectionRefusedError)
+            raise DeliveryError(
+                "timeout" if timed_out else "network", maybe_sent=not refused
+            ) from None
+        except ConnectionRefusedError:
+            raise DeliveryError("network") from None
         except (OSError, ConnectionError, http.client.HTTPException):
             # HTTPException: the answer broke off (IncompleteRead), or was no HTTP at all.
-            raise DeliveryError("network") from None
+            raise DeliveryError("network", maybe_sent=True) from None
         except ValueError:
-            raise DeliveryError("bad_response") from None
+            raise DeliveryError("bad_response", maybe_sent=True) from None
 
 
 def _classify(exc: SlackApiError) -> DeliveryError:

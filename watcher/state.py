@@ -105,7 +105,25 @@ _MIGRATIONS = (
     )
     """,
     "CREATE INDEX check_history_at ON check_history (check_name, at)",
+    # A claim (a lease that expires) lets any number of processes share one outbox: the row
+    # is sent by the one that holds it. `in_flight`: an attempt whose outcome is not known
+    # (a timeout, a crash after Slack answered), so the next one looks before posting again.
+    "ALTER TABLE outbox ADD COLUMN claimed_until {float}",
+    "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
+    # The log lines whose matches are counted (digests): a line is counted once, whichever
+    # process, session or restart reads it.
+    """
+    CREATE TABLE log_lines (
+        digest TEXT PRIMARY KEY,
+        at {float} NOT NULL
+    )
+    """,
+    "CREATE INDEX log_lines_at ON log_lines (at)",
 )
+
+# How long counted line digests are kept: far longer than any replay reaches back.
+LOG_LINES_KEPT_SECONDS = 6 * 3600.0
 
 # Alert statuses: pending (seen, not yet confirmed), firing (notified), resolved.
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
@@ -174,6 +192,17 @@ class OutboxItem:
     last_error: str | None = None
     posted_channel: str | None = None
     posted_ts: str | None = None
+    # An earlier attempt may have reached Slack (its outcome is not known).
+    in_flight: bool = False
+
+
+@dataclass(frozen=True)
+class LogMatchCount:
+    """A matched line to count: its pattern, its minute, and the line's digest (hex)."""
+
+    pattern: str
+    minute: datetime
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -393,6 +422,15 @@ class StateStore:
 
         return self._transaction(work)
 
+    def add_events(self, events: Sequence[AlertEvent]) -> None:
+        """Keep events that belong to no alert decision (a log stream gap's blind window)."""
+
+        def work(execute: Execute) -> None:
+            for event in events:
+                _insert_event(execute, event)
+
+        self._transaction(work)
+
     def alert_events(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> list[AlertEvent]:
@@ -423,6 +461,49 @@ class StateStore:
         )
         return [_outbox(row) for row in rows]
 
+    def claim_next(self, now: datetime, lease_until: datetime, owner: str) -> OutboxItem | None:
+        """Claim the oldest deliverable message until `lease_until`; None if there is none.
+
+        Held by one process at a time (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite);
+        a claim whose holder died expires. A reply whose thread's first message is still
+        queued waits for it, so it never leads.
+        """
+
+        def work(execute: Execute) -> OutboxItem | None:
+            rows = execute(
+                f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE status = ? AND next_attempt_at <= ?"
+                " AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?)"
+                f" ORDER BY id LIMIT 20{self._skip_locked}",
+                (QUEUED, _epoch(now), _epoch(now), owner),
+            )
+            for row in rows:
+                item = _outbox(row)
+                if item.parent_id is not None:
+                    parent = execute(
+                        "SELECT status, next_attempt_at FROM outbox WHERE id = ?",
+                        (item.parent_id,),
+                    )
+                    if parent and parent[0][0] == QUEUED:
+                        execute(
+                            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1,"
+                            " last_error = ? WHERE id = ?",
+                            (
+                                max(float(parent[0][1]), _epoch(now)),
+                                "waiting for the thread",
+                                item.id,
+                            ),
+                        )
+                        continue
+                execute(
+                    "UPDATE outbox SET claimed_until = ?, claimed_by = ?, in_flight = 1"
+                    " WHERE id = ?",
+                    (_epoch(lease_until), owner, item.id),
+                )
+                return item
+            return None
+
+        return self._transaction(work)
+
     def next_attempt(self) -> datetime | None:
         """When the earliest queued message is next due, if any is queued."""
         rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = ?", (QUEUED,))
@@ -431,6 +512,19 @@ class StateStore:
     def message(self, message_id: int) -> OutboxItem | None:
         rows = self._query(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (message_id,))
         return None if not rows else _outbox(rows[0])
+
+    def message_created_at(self, message_id: int) -> datetime | None:
+        rows = self._query("SELECT created_at FROM outbox WHERE id = ?", (message_id,))
+        return None if not rows else _time(rows[0][0])
+
+    def posted_channel(self) -> str | None:
+        """The channel id Slack gave the latest message sent (for looking in its history)."""
+        rows = self._query(
+            "SELECT posted_channel FROM outbox WHERE status = ? AND posted_channel IS NOT NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (SENT,),
+        )
+        return None if not rows else str(rows[0][0])
 
     def messages(self, status: str | None = None) -> list[OutboxItem]:
         """Every message (or those in one status), oldest first."""
@@ -445,26 +539,30 @@ class StateStore:
     def mark_sent(self, message_id: int, at: datetime, channel: str, ts: str) -> None:
         self._query(
             "UPDATE outbox SET status = ?, sent_at = ?, posted_channel = ?, posted_ts = ?,"
-            " attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            f" attempts = attempts + 1, last_error = NULL, {_RELEASE} WHERE id = ?",
             (SENT, _epoch(at), channel, ts, message_id),
         )
 
-    def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None:
+    def mark_retry(
+        self, message_id: int, next_attempt_at: datetime, error: str, uncertain: bool = False
+    ) -> None:
+        """Try again at `next_attempt_at`; `uncertain`: the attempt may have reached Slack."""
         self._query(
-            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ?"
-            " WHERE id = ?",
-            (_epoch(next_attempt_at), error, message_id),
+            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ?,"
+            " claimed_until = NULL, claimed_by = NULL, in_flight = ? WHERE id = ?",
+            (_epoch(next_attempt_at), error, int(uncertain), message_id),
         )
 
     def mark_failed(self, message_id: int, reason: str) -> None:
         self._query(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+            f" {_RELEASE} WHERE id = ?",
             (FAILED, reason, message_id),
         )
 
     def mark_skipped(self, message_id: int, reason: str) -> None:
         self._query(
-            "UPDATE outbox SET status = ?, last_error = ? WHERE id = ?",
+            f"UPDATE outbox SET status = ?, last_error = ?, {_RELEASE} WHERE id = ?",
             (SKIPPED, reason, message_id),
         )
 
@@ -545,6 +643,50 @@ class StateStore:
 
         self._transaction(work)
 
+    def count_log_matches(
+        self, matches: Sequence[LogMatchCount], at: datetime
+    ) -> list[LogMatchCount]:
+        """Count each line's matches once, with the line's digest, in one transaction.
+
+        A line already counted (by this process before a restart, or by another watcher on
+        the same store) adds nothing; returns the matches that were new.
+        """
+        if not matches:
+            return []
+
+        def work(execute: Execute) -> list[LogMatchCount]:
+            fresh: dict[str, bool] = {}
+            counted: list[LogMatchCount] = []
+            for match in matches:
+                if match.digest not in fresh:
+                    fresh[match.digest] = bool(
+                        execute(
+                            "INSERT INTO log_lines (digest, at) VALUES (?, ?)"
+                            " ON CONFLICT (digest) DO NOTHING RETURNING digest",
+                            (match.digest, _epoch(at)),
+                        )
+                    )
+                if not fresh[match.digest]:
+                    continue
+                counted.append(match)
+                execute(
+                    "INSERT INTO log_counts (pattern, minute, count) VALUES (?, ?, 1)"
+                    " ON CONFLICT (pattern, minute) DO UPDATE"
+                    " SET count = log_counts.count + 1",
+                    (match.pattern, _epoch(match.minute)),
+                )
+            execute("DELETE FROM log_lines WHERE at < ?", (_epoch(at) - LOG_LINES_KEPT_SECONDS,))
+            return counted
+
+        return self._transaction(work)
+
+    def counted_lines(self, since: datetime) -> list[str]:
+        """Digests (hex) of the lines counted since `since`, oldest first."""
+        rows = self._query(
+            "SELECT digest FROM log_lines WHERE at >= ? ORDER BY at", (_epoch(since),)
+        )
+        return [str(row[0]) for row in rows]
+
     def log_counts(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
         """Matches per pattern whose minute is in [since, until)."""
         rows = self._query(
@@ -597,6 +739,11 @@ class StateStore:
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
+    def _skip_locked(self) -> str:
+        # Rows another process holds are passed over, not waited for.
+        return " FOR UPDATE SKIP LOCKED" if isinstance(self._db, PostgresDb) else ""
+
+    @property
     def _for_update(self) -> str:
         # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL locks the row.
         return " FOR UPDATE" if isinstance(self._db, PostgresDb) else ""
@@ -620,8 +767,10 @@ _ALERT_COLUMNS = (
 )
 _OUTBOX_COLUMNS = (
     "id, channel, kind, alert_id, parent_id, payload, status, attempts, next_attempt_at,"
-    " last_error, posted_channel, posted_ts"
+    " last_error, posted_channel, posted_ts, in_flight"
 )
+# A message done with (sent, failed, skipped) is nobody's any more.
+_RELEASE = "claimed_until = NULL, claimed_by = NULL, in_flight = 0"
 
 
 def _alert(row: Row) -> AlertRecord:
@@ -676,6 +825,7 @@ def _outbox(row: Row) -> OutboxItem:
         last_error=row[9],
         posted_channel=row[10],
         posted_ts=row[11],
+        in_flight=bool(row[12]),
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,19 +20,23 @@ from watcher import marks, timeline
 from watcher.check_names import CHECK_NAMES
 from watcher.checkset import CheckSet
 from watcher.history import record
-from watcher.log_follower import LogFollower
+from watcher.log_follower import LogFollower, gap_text
 from watcher.metrics import Metrics
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, PlannedCheck, redacted, run_checks
 from watcher.settings import Settings
-from watcher.state import StateStore, StateStoreError
+from watcher.state import AlertEvent, LogMatchCount, StateStore, StateStoreError
 
 log = logging.getLogger(__name__)
 
 # The watcher's own health, shown as `watcher_check_state{check="watcher"}`.
 SELF = "watcher"
 FOLLOWER_KEY = "follower_recent"
+# The finding (and blind window) of a stream gap the replay could not cover.
+GAP_ID = "logs.stream_gap"
+# How long a gap stays a finding: as long as a match would (the `logs` window).
+GAP_SHOWN = logs.WINDOW
 _RESTORED_SAMPLE = "(counted before the watcher restarted)"
 
 
@@ -63,8 +66,10 @@ class Watch:
         self.wake = threading.Event()
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
-        self._new_matches: Counter[tuple[str, datetime]] = Counter()
+        self._new_matches: list[LogMatchCount] = []
         self._matches_lock = threading.Lock()
+        # The follower's gaps already kept in the store as blind windows.
+        self._gaps_kept = 0
         self._logged_done = False
         self._lines_exported = 0
         metrics.start_counting((p.id for p in self.matcher.patterns), ("slack", "alertmanager"))
@@ -82,17 +87,20 @@ class Watch:
 
     def escalate_logs(self) -> bool:
         """Escalate what the follower matched since last time; True if there was anything."""
+        self._keep_gaps()
         with self._matches_lock:
-            new, self._new_matches = self._new_matches, Counter()
+            new, self._new_matches = self._new_matches, []
         if not new:
             return False
         now = self.clock.now()
         try:
-            self.store.add_log_counts(dict(new))
+            # Each line is counted once with its key, in one transaction: a restart's replay,
+            # or a second watcher on the same store, adds nothing for a line counted before.
+            self.store.count_log_matches(new, now)
         except StateStoreError:
             # Kept for the next try: a store that is down for a while loses no count.
             with self._matches_lock:
-                self._new_matches.update(new)
+                self._new_matches[:0] = new
             raise
         report = CheckReport("logs", logs.SOP, redacted(self._logs_result(), self.redactor), 0.0)
         self.notifier.observe([report], now)
@@ -133,16 +141,36 @@ class Watch:
             self.store.set_watch_value(FOLLOWER_KEY, ",".join(self.follower.remembered()))
 
     def remembered_lines(self) -> list[str]:
+        """The lines counted lately: the follower's saved memory, then every line whose
+        match was counted (kept with the count, so not even a kill -9 forgets one)."""
         value = self.store.watch_value(FOLLOWER_KEY)
-        return [key for key in (value or "").split(",") if key]
+        keys = [key for key in (value or "").split(",") if key]
+        known = set(keys)
+        counted = self.store.counted_lines(self.clock.now() - timedelta(hours=2))
+        return keys + [key for key in counted if key not in known]
 
-    def on_log_match(self, match: Match) -> None:
+    def on_log_match(self, match: Match, key: str) -> None:
         """Called by the follower for every match: counted now, escalated by `escalate_logs`."""
         at = match.line.timestamp or self.clock.now()
         minute = datetime.fromtimestamp(int(at.timestamp()) // 60 * 60, UTC)
         with self._matches_lock:
-            self._new_matches[(match.pattern.id, minute)] += 1
+            self._new_matches.append(LogMatchCount(match.pattern.id, minute, key))
         self.metrics.log_read(0, [match.pattern.id])
+
+    def _keep_gaps(self) -> None:
+        """Keep the follower's new stream gaps as blind windows (the marks list them)."""
+        follower = self.follower
+        if follower is None:
+            return
+        windows = follower.health.gap_windows
+        new = windows[self._gaps_kept :]
+        if not new:
+            return
+        now = self.clock.now()
+        self.store.add_events(
+            [AlertEvent(GAP_ID, "blind", "WARNING", gap_text(w), w[1] or now) for w in new]
+        )
+        self._gaps_kept = len(windows)
 
     def problem(self, key: str, text: str | None) -> None:
         """Record (or clear, with None) a problem of the watcher itself."""
@@ -163,7 +191,10 @@ class Watch:
             result = Result.unknown("; ".join(problems))
         else:
             phase = timeline.phase(self.t0, self.clock.now())
-            result = Result(State.OK, f"watching; phase {phase}")
+            text = f"watching; phase {phase}"
+            if phase == timeline.BEFORE:
+                text = f"waiting for the cutover at {self.t0:%Y-%m-%d %H:%M:%SZ}; checks run"
+            result = Result(State.OK, text)
         return CheckReport(SELF, "7", result, 0.0)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -190,7 +221,7 @@ class Watch:
             self.problem("store", str(exc))
             log.error("state store: %s", exc)
         self.wake.set()
-        self._export_self(at)
+        self.export_self(at)
         return reports
 
     def _logs_result(self) -> Result:
@@ -204,8 +235,15 @@ class Watch:
         if health is not None and not health.connected and health.last_error:
             problem = f"log stream down: {health.last_error}"
         lines = health.lines_seen if health else 0
+        gaps = tuple(
+            gap_text(window)
+            for window in (health.gap_windows if health else ())
+            if (window[1] or now) >= now - GAP_SHOWN
+        )
+        if health is not None:
+            self.metrics.log_gaps(health.gaps)
         coverage = logs.Coverage(
-            f"following the log stream since T0 ({lines} lines this run)", problem
+            f"following the log stream since T0 ({lines} lines this run)", problem, gaps
         )
         with self.tally_lock:
             # Under the lock: the cycle and the escalation thread both get here.
@@ -213,7 +251,8 @@ class Watch:
             self._lines_exported = max(self._lines_exported, lines)
             return logs.evaluate(self.tally, self.matcher, now, coverage)
 
-    def _export_self(self, at: datetime) -> None:
+    def export_self(self, at: datetime) -> None:
+        """Show the watcher's own health; needs no store (it is built from memory)."""
         self.metrics.observe([self.self_report()], at)
 
     def _restore_log_counts(self) -> None:

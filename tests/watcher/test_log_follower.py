@@ -82,7 +82,7 @@ def running(request: pytest.FixtureRequest) -> Iterator[Running]:
             tally,
             threading.Lock(),
             clock,
-            on_match=matches.append,
+            on_match=lambda match, key: matches.append(match),
             idle_timeout=2.0,
         )
         state = Running(follower, tally, clock, heroku, logplex, matches)
@@ -251,7 +251,7 @@ def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
 
 
 def test_a_failing_listener_does_not_stop_the_follower(running: Running) -> None:
-    def explode(match: Match) -> None:
+    def explode(match: Match, key: str) -> None:
         raise RuntimeError("the escalation broke")
 
     running.follower._on_match = explode  # the listener the daemon passes in

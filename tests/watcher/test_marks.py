@@ -331,7 +331,7 @@ def test_a_mark_posted_late_says_so(store: StateStore, watch: Watch) -> None:
     now = CUTOVER + 6 * HOUR
     assert marks.post_due(store, composer(), CUTOVER, now) == ["4h"]
     text = lines(posted(store)[0])
-    assert text[1] == "• posted late: due 18:48Z, the watcher was down"
+    assert text[1] == "• posted late: due 2026-05-16 18:48Z, the watcher was down"
     mark = store.mark("4h")
     assert mark is not None
     assert mark.late
@@ -401,6 +401,8 @@ def test_dashboard_lines(store: StateStore, watch: Watch) -> None:
 def test_dashboard_lines_say_what_was_not_seen(store: StateStore, watch: Watch) -> None:
     now = CUTOVER + 8 * HOUR
     assert marks.dashboard_lines(store, CUTOVER, now) == [
+        "Since T0: not observed: the watcher recorded no check between 2026-05-16 14:48Z and"
+        " 2026-05-16 22:48Z (it was not running)",
         "Postgres status (pg:info): no observation since T0",
         "Connection peak since T0: no connection count observed",
         "Log pattern counts since T0: no log observation yet, so no counts",

@@ -206,4 +206,4 @@ def test_a_mark_missed_while_down_is_posted_late_and_says_so(
     run.until(hours=11)
     eight = fakes.slack.top_level()[-1]
     assert (eight.text or "").startswith("RM-10 8-hour dashboard mark")
-    assert "posted late: due 22:48Z, the watcher was down" in (eight.text or "")
+    assert "posted late: due 2026-05-16 22:48Z, the watcher was down" in (eight.text or "")
