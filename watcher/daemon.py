@@ -178,7 +178,9 @@ class Daemon:
         exception = getattr(event, "exception", None)
         detail = f" ({type(exception).__name__}: {exception})" if exception else ""
         text = self.redactor(f"job {job} {what}{detail}")
-        watch.problem(f"job:{job}", text)
+        # The store's outage is one problem, cleared by whatever next reaches the store; not
+        # a problem of the job until it next runs (the timeline's is 30 s away).
+        watch.problem("store" if isinstance(exception, StateStoreError) else f"job:{job}", text)
         log.error(text, extra={"fields": {"job": job}})
         if exception is not None:
             self.monitor.report_failure(text, job=job)
@@ -246,6 +248,8 @@ class Daemon:
                     extra={"fields": {"thread": name}},
                 )
                 watch.problem(f"thread:{name}", None)
+                if StateStoreError.__name__ in logged:
+                    watch.problem("store", None)  # this iteration reached it again
                 failures, logged = 0, set()
             if seconds:
                 self.stop.wait(seconds)

@@ -218,8 +218,11 @@ class Watch:
             self.problem("store", None)
         except StateStoreError as exc:
             # The checks ran and the metrics show them; alerts wait for the store to return.
+            with self._problems_lock:
+                known = "store" in self._problems
             self.problem("store", str(exc))
-            log.error("state store: %s", exc)
+            if not known:  # once per outage, not once per probe
+                log.error("state store: %s", exc)
         self.wake.set()
         self.export_self(at)
         return reports

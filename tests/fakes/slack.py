@@ -58,6 +58,8 @@ class Posted:
     blocks: list[Any] | None
     thread_ts: str | None
     edits: list[Edit] = field(default_factory=list)
+    # Message metadata as posted (`event_type`, `event_payload`), if any.
+    metadata: dict[str, Any] | None = None
 
     @property
     def current_text(self) -> str | None:
@@ -70,7 +72,7 @@ class Posted:
         found = (e.blocks for e in reversed(self.edits) if e.blocks is not None)
         return next(found, self.blocks)
 
-    def api(self) -> dict[str, Any]:
+    def api(self, include_metadata: bool = False) -> dict[str, Any]:
         message: dict[str, Any] = {
             "type": "message",
             "user": BOT_USER,
@@ -84,6 +86,8 @@ class Posted:
             message["thread_ts"] = self.thread_ts
         if self.edits:
             message["edited"] = {"user": BOT_USER, "ts": self.ts}
+        if include_metadata and self.metadata is not None:
+            message["metadata"] = self.metadata
         return message
 
 
@@ -100,6 +104,8 @@ class FakeSlack(FakeServer):
         # Seconds before a successful answer goes out, after the message is recorded: a client
         # that times out then does not know Slack posted it.
         self.delay = 0.0
+        # The token's scopes that matter to reading history: without them, `missing_scope`.
+        self.scopes = {"chat:write", "channels:history", "groups:history"}
         self._lock = threading.Lock()
         self._next_ts = _FIRST_TS_MICROS
         super().__init__(self._answer)
@@ -191,7 +197,8 @@ class FakeSlack(FakeServer):
                 return self.failures.pop(0)
         if self.outage:
             return self.unavailable()
-        if request.method != "POST" or not request.path.startswith("/api/"):
+        reads = request.path in ("/api/conversations.history", "/api/conversations.replies")
+        if (request.method != "POST" and not reads) or not request.path.startswith("/api/"):
             return json_reply({"ok": False, "error": "unknown_method"}, 404)
         try:
             args = _decode(request)
@@ -209,6 +216,8 @@ class FakeSlack(FakeServer):
             "auth.test": self._auth_test,
             "chat.postMessage": self._post,
             "chat.update": self._update,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
         }.get(call.method)
         if handler is None:
             return self.error("unknown_method")
@@ -244,7 +253,18 @@ class FakeSlack(FakeServer):
         with self._lock:
             ts = f"{self._next_ts // 1_000_000}.{self._next_ts % 1_000_000:06d}"
             self._next_ts += 100
-            message = Posted(channel, ts, text, blocks, thread_ts)
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    metadata = json.loads(metadata)
+            message = Posted(
+                channel,
+                ts,
+                text,
+                blocks,
+                thread_ts,
+                metadata=metadata if isinstance(metadata, dict) else None,
+            )
             self.messages.append(message)
         return self._ok({"channel": channel, "ts": ts, "message": message.api()})
 
@@ -270,6 +290,42 @@ class FakeSlack(FakeServer):
                 "message": message.api(),
             }
         )
+
+    def _read(self, args: dict[str, Any], thread: str | None) -> Reply:
+        """conversations.history (thread None) or .replies: newest first, after `oldest`."""
+        if "channels:history" not in self.scopes:
+            return json_reply({"ok": False, "error": "missing_scope", "needed": "channels:history"})
+        channel = args.get("channel")
+        # Like chat.update, the reading methods take the channel's id, not its name.
+        if channel not in self.channels.values():
+            return self.error("channel_not_found")
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._lock:
+            found = [
+                m
+                for m in self.messages
+                if m.channel == channel
+                and float(m.ts) > oldest
+                and (m.thread_ts is None if thread is None else thread in (m.ts, m.thread_ts))
+            ]
+        found.sort(key=lambda m: float(m.ts), reverse=thread is None)
+        limit = int(args.get("limit") or 100)
+        return self._ok(
+            {
+                "messages": [m.api(with_metadata) for m in found[:limit]],
+                "has_more": len(found) > limit,
+            }
+        )
+
+    def _history(self, args: dict[str, Any]) -> Reply:
+        return self._read(args, None)
+
+    def _replies(self, args: dict[str, Any]) -> Reply:
+        ts = args.get("ts")
+        if not isinstance(ts, str):
+            return self.error("thread_not_found")
+        return self._read(args, ts)
 
     def _channel_id(self, channel: object) -> str | None:
         if not isinstance(channel, str):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,13 @@ from tests.fakes.heroku import FakeHeroku
 from tests.fakes.logplex import SESSION_TOKEN, FakeLogplex
 from tests.fakes.sentry_ingest import FakeSentryIngest
 from tests.fakes.slack import FakeSlack
-from tests.support.postgres import OWNER_PASSWORD, WatchedDatabase, free_port
+from tests.support.postgres import (
+    OWNER_PASSWORD,
+    PgServer,
+    WatchedDatabase,
+    empty_database,
+    free_port,
+)
 from tests.support.pushgateway import Pushgateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,3 +202,220 @@ def test_each_cycle_checks_in_with_sentry_crons_and_pushes_metrics(daemon: Runni
     pushed = daemon.pushgateway.metrics_text()
     assert 'job="cutover-watcher"' in pushed and 'app="raxx-api-prod"' in pushed
     assert stop(daemon) < 10
+
+
+# -- issue 12: a store outage, two daemons on one store, kill -9 ------------------------------
+
+DENIED_TEXT = "psycopg2.errors.InsufficientPrivilege: permission denied for table users"
+
+
+@dataclass
+class Sources:
+    """What one `watcher run` watches: its own Heroku API and log session (Heroku sends each
+    line to every session, so a test pushes a line to every daemon's Logplex)."""
+
+    heroku: FakeHeroku
+    logplex: FakeLogplex
+
+
+def _env(
+    watched_db: WatchedDatabase,
+    healthz: FakeHealthz,
+    slack: FakeSlack,
+    sources: Sources,
+    state_url: str,
+    port: int,
+) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "PYTHONPATH": str(ROOT),
+        **LOOPBACK_DEFAULTS,
+        "DATABASE_URL": watched_db.owner_url,
+        "WATCHER_APP_ROLE": watched_db.app_role,
+        "WATCHER_HEALTHZ_URL": healthz.healthz_url,
+        "HEROKU_API_KEY": heroku_fake.TOKEN,
+        "WATCHER_HEROKU_API_URL": sources.heroku.url,
+        "WATCHER_HEROKU_DATA_API_URL": sources.heroku.url,
+        "SLACK_BOT_TOKEN": slack_fake.TOKEN,
+        "WATCHER_SLACK_API_URL": slack.api_url,
+        "WATCHER_SLACK_MENTION": "<@U024BE7LH>",
+        "WATCHER_CUTOVER_AT": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "WATCHER_CHECK_INTERVAL": "3",
+        "WATCHER_HEALTHZ_INTERVAL": "1",
+        "WATCHER_CHECK_TIMEOUT": "3",
+        "WATCHER_STATE_URL": state_url,
+        "WATCHER_METRICS_PORT": str(port),
+    }
+
+
+@contextlib.contextmanager
+def _sources() -> Iterator[Sources]:
+    with FakeHeroku() as heroku, FakeLogplex(tail=True) as logplex:
+        heroku.set_info(heroku.add_postgres(), status="Available", connections="3/120")
+        heroku.logplex_url = logplex.session_url
+        yield Sources(heroku, logplex)
+
+
+@contextlib.contextmanager
+def _watcher(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    with open(cwd / f"watcher-{env['WATCHER_METRICS_PORT']}.log", "a") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run"],
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+def _self_state(port: int) -> float | None:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return None
+    for line in text.splitlines():
+        if line.startswith('watcher_check_state{check="watcher"}'):
+            return float(line.split()[-1])
+    return None
+
+
+def _pages(slack: FakeSlack, finding: str = "permission_denied") -> int:
+    return sum(1 for m in slack.top_level() if finding in str(m.blocks))
+
+
+def _stored_count(state: Callable[[str], object], pattern: str) -> int:
+    value = state(f"SELECT coalesce(sum(count), 0) FROM log_counts WHERE pattern = '{pattern}'")
+    return int(value)  # type: ignore[call-overload]
+
+
+def _now_line(text: str, source: str = "app[web.1]") -> str:
+    return f"{datetime.now(UTC).isoformat()} {source}: {text}"
+
+
+def test_a_state_store_outage_does_not_silence_delivery_and_shows_as_unknown(
+    watched_db: WatchedDatabase,
+    healthz_server: FakeHealthz,
+    slack: FakeSlack,
+    pg_server: PgServer,
+    tmp_path: Path,
+) -> None:
+    with empty_database(pg_server) as store, _sources() as sources:
+        port = free_port()
+        env = _env(watched_db, healthz_server, slack, sources, store.url, port)
+        with _watcher(env, tmp_path) as process:
+            wait_until(lambda: _self_state(port) == 0, 30)
+            admin = pg_server.admin()
+            try:
+                with admin.cursor() as cur:
+                    # The store goes away: no new session, and the daemon's is ended.
+                    cur.execute(f"ALTER DATABASE {store.name} ALLOW_CONNECTIONS false")
+                    cur.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        f" WHERE datname = '{store.name}'"
+                    )
+                # Its own health turns UNKNOWN from what it knows in memory.
+                wait_until(lambda: _self_state(port) == 3, 20)
+                # A CRITICAL line during the outage is counted, and paged once the store is back.
+                sources.logplex.push(_now_line(DENIED_TEXT))
+                time.sleep(3)
+                assert _pages(slack) == 0 and process.poll() is None
+                with admin.cursor() as cur:
+                    cur.execute(f"ALTER DATABASE {store.name} ALLOW_CONNECTIONS true")
+            finally:
+                admin.close()
+            took = wait_until(lambda: _pages(slack) == 1, 30)
+            wait_until(lambda: _self_state(port) == 0, 20)
+            assert took < 30
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=12) == 0
+        assert _pages(slack) == 1
+        log = (tmp_path / f"watcher-{port}.log").read_text()
+        assert "thread deliver failing" in log and "works again" in log
+        # Logged once per kind of failure, not once per retry.
+        assert log.count('at=error logger=watcher.daemon msg="thread deliver failing') <= 2
+
+
+def test_two_daemons_on_one_store_page_once_and_count_each_line_once(
+    watched_db: WatchedDatabase,
+    healthz_server: FakeHealthz,
+    slack: FakeSlack,
+    pg_server: PgServer,
+    tmp_path: Path,
+) -> None:
+    with empty_database(pg_server) as store, _sources() as one, _sources() as two:
+        ports = (free_port(), free_port())
+        envs = [
+            _env(watched_db, healthz_server, slack, sources, store.url, port)
+            for sources, port in zip((one, two), ports, strict=True)
+        ]
+        with _watcher(envs[0], tmp_path) as first, _watcher(envs[1], tmp_path) as second:
+            for port in ports:
+                wait_until(lambda port=port: _self_state(port) == 0, 30)
+            for sources in (one, two):
+                wait_until(lambda sources=sources: len(sources.logplex.requests) >= 1, 20)
+            time.sleep(0.5)
+            line = _now_line(DENIED_TEXT)
+            one.logplex.push(line)
+            two.logplex.push(line)
+            wait_until(lambda: _pages(slack) >= 1, 20)
+            admin = pg_server.admin(store.name)
+            try:
+
+                def stored(sql: str) -> object:
+                    with admin.cursor() as cur:
+                        cur.execute(sql.replace("FROM ", "FROM watcher."))
+                        return cur.fetchone()[0]  # type: ignore[index]
+
+                # Both daemons have seen the line (each counted it in memory) ...
+                wait_until(
+                    lambda: int(stored("SELECT count(*) FROM log_lines")) >= 1,  # type: ignore[call-overload]
+                    10,
+                )
+                time.sleep(3)  # ... and had every chance to page it and store it again
+                assert _stored_count(stored, "permission_denied") == 1
+            finally:
+                admin.close()
+            assert first.poll() is None and second.poll() is None
+        assert _pages(slack) == 1
+
+
+def test_kill_9_after_a_match_does_not_count_the_replayed_line_again(
+    watched_db: WatchedDatabase,
+    healthz_server: FakeHealthz,
+    slack: FakeSlack,
+    tmp_path: Path,
+) -> None:
+    state_db = tmp_path / "state.db"
+
+    def stored(sql: str) -> object:
+        with contextlib.closing(sqlite3.connect(state_db)) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+    with _sources() as sources:
+        port = free_port()
+        env = _env(watched_db, healthz_server, slack, sources, f"sqlite:///{state_db}", port)
+        with _watcher(env, tmp_path) as process:
+            wait_until(lambda: len(sources.logplex.requests) >= 1, 20)
+            time.sleep(0.5)
+            sources.logplex.push(_now_line(DENIED_TEXT))
+            wait_until(lambda: _stored_count(stored, "permission_denied") == 1, 10)
+            process.kill()  # kill -9: long before the follower's memory is saved (30 s)
+            process.wait(timeout=10)
+        # A line written while it was down: the new session's replay brings it after the
+        # counted one, so once it is counted the replay has been read. (Into the history
+        # only: the killed session's handler may still be reading the live queue.)
+        sources.logplex.history.append(
+            _now_line("Error R14 (Memory quota exceeded)", "heroku[web.2]")
+        )
+        with _watcher(env, tmp_path) as again:
+            wait_until(lambda: _stored_count(stored, "memory") == 1, 20)
+            assert _stored_count(stored, "permission_denied") == 1
+            again.send_signal(signal.SIGTERM)
+            again.wait(timeout=12)
