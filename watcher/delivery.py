@@ -57,7 +57,6 @@ class Transport(Protocol):
     def find(
         self,
         tag: Tag,
-        oldest: float,
         thread: tuple[str, str] | None = None,
         channel_id: str | None = None,
     ) -> tuple[str, str] | None: ...
@@ -186,14 +185,8 @@ class Delivery:
     ) -> tuple[str, str] | None:
         """Look for a post whose earlier attempt may have reached Slack; None: post it."""
         assert self._transport is not None
-        oldest = item.next_attempt_at.timestamp() - 24 * 3600
-        created = self._store.message_created_at(item.id)
-        if created is not None:
-            oldest = created.timestamp() - 60
         try:
-            return self._transport.find(
-                tag, oldest, thread, channel_id=self._store.posted_channel()
-            )
+            return self._transport.find(tag, thread, channel_id=self._store.posted_channel())
         except LookupUnavailable as exc:
             if not self._lookup_warned:
                 self._lookup_warned = True

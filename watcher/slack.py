@@ -30,8 +30,15 @@ SLACK_TIMEOUT = 20.0
 # Each message is tagged with Slack message metadata (event_type + event_payload), so a post
 # whose outcome is not known can be looked for (conversations.history) before posting again.
 EVENT_TYPE = "cutover_watcher_message"
-# Looking needs channels:history (public channel) or groups:history (private channel).
-LOOKUP_SCOPES = "channels:history (public channel) or groups:history (private channel)"
+# Looking needs channels:history (public channel) or groups:history (private channel), and,
+# unless WATCHER_SLACK_CHANNEL is the channel's id (C0123...), channels:read / groups:read to
+# find that id before the first message gets through.
+LOOKUP_SCOPES = (
+    "channels:history and channels:read (public channel) or groups:history and groups:read"
+    " (private channel)"
+)
+# Pages of conversations.list read at most, to find the channel's id by its name.
+_LIST_PAGES = 5
 # Slack answers that say the look-up itself cannot be done with this token or channel.
 _LOOKUP_UNAVAILABLE = frozenset(
     {"missing_scope", "not_allowed_token_type", "channel_not_found", "not_in_channel"}
@@ -131,32 +138,27 @@ class SlackTransport:
     def find(
         self,
         tag: Tag,
-        oldest: float,
         thread: tuple[str, str] | None = None,
         channel_id: str | None = None,
     ) -> tuple[str, str] | None:
-        """The channel id and ts of the message tagged `tag` posted since `oldest`, if any.
+        """The channel id and ts of the message tagged `tag` among the channel's (or the
+        thread's) latest 200, if any: it was posted minutes ago, not days.
 
         Raises LookupUnavailable when the token or the channel does not allow looking.
         """
         if thread is not None:
             channel, thread_ts = thread
         else:
-            channel = channel_id or (self.channel if _CHANNEL_ID.fullmatch(self.channel) else "")
+            channel = channel_id or self._channel_id()
             thread_ts = None
-            if not channel:
-                raise LookupUnavailable(
-                    "the channel's id is not known yet (set WATCHER_SLACK_CHANNEL to it)"
-                )
 
         def read() -> Any:
             if thread_ts is not None:
                 return self._client.conversations_replies(
-                    channel=channel, ts=thread_ts, oldest=f"{oldest:.6f}",
-                    include_all_metadata=True, limit=200,
-                )  # fmt: skip
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
             return self._client.conversations_history(
-                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                channel=channel, include_all_metadata=True, limit=200
             )
 
         try:
@@ -177,6 +179,36 @@ class SlackTransport:
                 channel=channel, ts=ts, text=payload.get("text", ""), blocks=payload.get("blocks")
             )
         )
+
+    def _channel_id(self) -> str:
+        """WATCHER_SLACK_CHANNEL's id: the setting itself, or found by name."""
+        if _CHANNEL_ID.fullmatch(self.channel):
+            return self.channel
+        name, cursor = self.channel.removeprefix("#"), None
+        for _ in range(_LIST_PAGES):
+            try:
+                response = self._call(
+                    lambda cursor=cursor: self._client.conversations_list(
+                        types="public_channel,private_channel",
+                        exclude_archived=True,
+                        limit=1000,
+                        cursor=cursor,
+                    )
+                )
+            except DeliveryError as exc:
+                if exc.reason in _LOOKUP_UNAVAILABLE:
+                    raise LookupUnavailable(
+                        f"the channel's id is not known (conversations.list: {exc.reason});"
+                        " set WATCHER_SLACK_CHANNEL to the id"
+                    ) from None
+                raise
+            for channel in response.get("channels") or []:
+                if isinstance(channel, dict) and channel.get("name") == name:
+                    return str(channel.get("id", ""))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        raise LookupUnavailable(f"no channel named {name!r} in conversations.list")
 
     def _call(self, send: Any) -> Any:
         try:

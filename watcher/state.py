@@ -513,10 +513,6 @@ class StateStore:
         rows = self._query(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", (message_id,))
         return None if not rows else _outbox(rows[0])
 
-    def message_created_at(self, message_id: int) -> datetime | None:
-        rows = self._query("SELECT created_at FROM outbox WHERE id = ?", (message_id,))
-        return None if not rows else _time(rows[0][0])
-
     def posted_channel(self) -> str | None:
         """The channel id Slack gave the latest message sent (for looking in its history)."""
         rows = self._query(

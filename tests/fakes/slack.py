@@ -105,7 +105,7 @@ class FakeSlack(FakeServer):
         # that times out then does not know Slack posted it.
         self.delay = 0.0
         # The token's scopes that matter to reading history: without them, `missing_scope`.
-        self.scopes = {"chat:write", "channels:history", "groups:history"}
+        self.scopes = {"chat:write", "channels:history", "groups:history", "channels:read"}
         self._lock = threading.Lock()
         self._next_ts = _FIRST_TS_MICROS
         super().__init__(self._answer)
@@ -197,7 +197,11 @@ class FakeSlack(FakeServer):
                 return self.failures.pop(0)
         if self.outage:
             return self.unavailable()
-        reads = request.path in ("/api/conversations.history", "/api/conversations.replies")
+        reads = request.path in (
+            "/api/conversations.history",
+            "/api/conversations.replies",
+            "/api/conversations.list",
+        )
         if (request.method != "POST" and not reads) or not request.path.startswith("/api/"):
             return json_reply({"ok": False, "error": "unknown_method"}, 404)
         try:
@@ -218,6 +222,7 @@ class FakeSlack(FakeServer):
             "chat.update": self._update,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "conversations.list": self._list,
         }.get(call.method)
         if handler is None:
             return self.error("unknown_method")
@@ -317,6 +322,15 @@ class FakeSlack(FakeServer):
                 "has_more": len(found) > limit,
             }
         )
+
+    def _list(self, args: dict[str, Any]) -> Reply:
+        if "channels:read" not in self.scopes:
+            return json_reply({"ok": False, "error": "missing_scope", "needed": "channels:read"})
+        channels = [
+            {"id": cid, "name": name, "is_channel": True, "is_archived": False}
+            for name, cid in self.channels.items()
+        ]
+        return self._ok({"channels": channels, "response_metadata": {"next_cursor": ""}})
 
     def _history(self, args: dict[str, Any]) -> Reply:
         return self._read(args, None)

@@ -278,3 +278,15 @@ def test_the_heroku_rate_limit_is_read_from_the_client_after_a_429(
         (report,) = run_checks(checkset.planned(["pg_info"]), 5, FakeClock(), Redactor([]))
     assert report.result.state == State.UNKNOWN
     assert checkset.heroku_rate_limit_remaining == 0
+
+
+def test_sentry_before_a_future_cutover_is_asked_from_now(
+    sentry_server: FakeSentry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_CUTOVER_AT", "2026-05-16T16:48:42Z")  # two hours ahead
+    report = run(["sentry"], FakeClock(CUTOVER))["sentry"]
+    assert report.result.state == State.OK, report.result.summary
+    assert "waiting for the cutover at 2026-05-16 16:48Z" in report.result.summary
+    query = sentry_server.issue_requests()[0].query
+    # Never a window that ends before it starts (Sentry answers that with a 400).
+    assert query["start"] == ["2026-05-16T14:47:42"] and query["end"] == ["2026-05-16T14:48:42"]

@@ -450,3 +450,10 @@ def test_notify_with_a_postgresql_state_store_pages_once(
             cur.execute("SELECT status FROM watcher.alerts WHERE id = 'healthz.db_sqlite'")
             assert cur.fetchall() == [("firing",)]
         assert not (tmp_path / "watcher-state.db").exists()
+
+
+def test_an_epoch_cutover_time_is_a_configuration_error_exit_3(tmp_path: Path) -> None:
+    done = watcher("once", env={"WATCHER_CUTOVER_AT": "1700000000"}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "WATCHER_CUTOVER_AT" in done.stderr and "1700000000" not in done.stdout

@@ -6,14 +6,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.fakes.http import CUT, Reply, closed_port
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.support.clock import FakeClock
+from tests.support.postgres import PgServer, empty_database
 from watcher.delivery import Delivery, Failure
 from watcher.metrics import Metrics
 from watcher.slack import SlackTransport
@@ -300,3 +303,125 @@ def test_an_answer_cut_short_is_a_retry(outbox: Outbox, slack: FakeSlack, clock:
     assert (report.sent, report.pending, report.failed) == (0, 1, [])
     clock.advance(2)
     assert outbox.delivery.deliver().sent == 1
+
+
+# -- issue 12: claims, unknown outcomes, a slow Slack -----------------------------------------
+
+
+def test_a_slack_answering_after_8_seconds_is_paged_once(
+    tmp_path: Path, slack: FakeSlack, clock: FakeClock
+) -> None:
+    # The transport the watcher builds: its timeout is Slack's latency, not the check timeout.
+    from watcher.notifier import Notifier
+    from watcher.settings import load_settings
+
+    settings = load_settings(
+        slack_bot_token=TOKEN,
+        slack_api_url=slack.api_url,
+        check_timeout=3,
+        state_url=f"sqlite:///{tmp_path}/state.db",
+    )
+    store = StateStore.sqlite(str(tmp_path / "state.db"))
+    delivery = Notifier(settings, store, clock, httpx.Client()).delivery
+    store.enqueue([Message("post", {"text": "CRITICAL page"})], clock.now())
+    slack.delay = 8.0  # a bounded real wait: the one slow answer
+    started = time.monotonic()
+    report = delivery.deliver()
+    assert time.monotonic() - started >= 8
+    slack.delay = 0.0
+    for _ in range(6):  # what used to be six retries in 40 s
+        clock.advance(10)
+        delivery.deliver()
+    assert report.sent == 1 and texts(slack) == ["CRITICAL page"]
+
+
+def test_a_post_that_timed_out_is_looked_for_before_it_is_posted_again(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    (message_id,) = outbox.queue("CRITICAL page")
+    slack.delay = 1.5  # past the transport's 1 s (rounded) timeout below; Slack posts it anyway
+    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    report = outbox.delivery.deliver()
+    assert report.sent == 0 and texts(slack) == ["CRITICAL page"]
+    assert outbox.store.message(message_id).in_flight  # type: ignore[union-attr]
+    slack.delay = 0.0
+    clock.advance(60)
+    assert outbox.delivery.deliver().sent == 1
+    # Found by its metadata in the channel's history: marked sent, not posted again.
+    assert texts(slack) == ["CRITICAL page"]
+    assert len(slack.calls("conversations.history")) == 1
+    sent = outbox.store.message(message_id)
+    assert sent is not None and sent.posted_ts == slack.messages[0].ts
+    meta = slack.messages[0].metadata
+    assert meta is not None and meta["event_type"] == "cutover_watcher_message"
+    assert meta["event_payload"]["outbox_id"] == message_id
+
+
+def test_a_crash_between_slacks_answer_and_the_mark_does_not_post_twice(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    (message_id,) = outbox.queue("CRITICAL page")
+    # The process claims the message, Slack posts it, and the process dies before the mark.
+    item = outbox.store.claim_next(clock.now(), clock.now() + timedelta(seconds=120), "dead")
+    assert item is not None
+    assert outbox.delivery._transport is not None
+    outbox.delivery._transport.post(item.payload, None, outbox.delivery._tag(item))
+    outbox.restart()  # a new process: the claim is someone else's until it expires
+    assert outbox.delivery.deliver().sent == 0
+    clock.advance(121)
+    assert outbox.delivery.deliver().sent == 1
+    assert texts(slack) == ["CRITICAL page"]
+    assert outbox.store.message(message_id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_without_a_history_scope_an_unknown_outcome_is_posted_again_with_a_warning(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.scopes = {"chat:write"}
+    outbox.queue("CRITICAL page")
+    slack.delay = 1.5
+    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    outbox.delivery.deliver()
+    slack.delay = 0.0
+    clock.advance(60)
+    with caplog.at_level(logging.WARNING):
+        assert outbox.delivery.deliver().sent == 1
+    # Today's behaviour: at least once, so maybe twice; and the log says what to grant.
+    assert texts(slack) == ["CRITICAL page", "CRITICAL page"]
+    assert "channels:history" in caplog.text and "groups:history" in caplog.text
+
+
+def test_back_off_runs_from_the_end_of_the_attempt(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    (message_id,) = outbox.queue("page")
+    # An attempt that takes 30 s on the clock (a slow failure), then fails.
+    slack.fail_when = lambda call: (clock.advance(30), FakeSlack.unavailable())[1]
+    started = clock.now()
+    outbox.delivery.deliver()
+    retry_at = outbox.store.message(message_id).next_attempt_at  # type: ignore[union-attr]
+    assert retry_at == started + timedelta(seconds=31)  # 30 s attempt + 1 s back-off
+
+
+def test_two_deliveries_on_one_postgres_store_send_each_message_once(
+    pg_server: PgServer, slack: FakeSlack
+) -> None:
+    with empty_database(pg_server) as database:
+        stores = [StateStore.from_url(database.url) for _ in range(2)]
+        try:
+            clock = FakeClock()
+            stores[0].enqueue([Message("post", {"text": f"m{i}"}) for i in range(20)], clock.now())
+            deliveries = [
+                Delivery(s, SlackTransport(TOKEN, slack.api_url, "#ops-alerts", 2), clock)
+                for s in stores
+            ]
+            threads = [threading.Thread(target=d.deliver) for d in deliveries]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert sorted(texts(slack)) == sorted(f"m{i}" for i in range(20))  # type: ignore[type-var]
+            assert stores[0].outbox_counts() == {"sent": 20}
+        finally:
+            for store in stores:
+                store.close()

@@ -480,3 +480,49 @@ def test_the_4_hour_mark_waits_for_a_check_still_recording_inside_the_window(
     watch.observe(due - timedelta(seconds=5), healthz=healthz_sqlite())
     assert marks.post_due(store, composer(), CUTOVER, due + settle, settle=settle) == ["4h"]
     assert store.watch_value("rm11_gate") == "closed"
+
+
+# -- issue 12: a window the watcher never observed is never "clean" ----------------------------
+
+
+def test_a_four_hour_window_never_observed_is_not_called_clean(
+    store: StateStore, watch: Watch
+) -> None:
+    # T0 30 hours ago: the watcher first ran long after the 4-hour window.
+    watch.cycles(30 * HOUR, 30 * HOUR + 30 * MINUTE)
+    assert marks.post_due(store, composer(), CUTOVER, CUTOVER + 30 * HOUR + 30 * MINUTE) == [
+        "4h",
+        "8h",
+        "24h",
+    ]
+    four = lines(posted(store)[0])
+    assert four[0] == "RM-10 4-hour result: not observed — RM-11 gate CLOSED"
+    text = "\n".join(four)
+    assert "clean: no CRITICAL" not in text
+    assert (
+        "not known (14:48Z to 18:48Z): not observed: the watcher recorded no check between"
+        " 2026-05-16 14:48Z and 2026-05-16 18:48Z (it was not running)" in text
+    )
+    assert "posted late: due 2026-05-16 18:48Z" in text
+    assert not marks.gate_verdict(store, CUTOVER).open
+
+
+def test_a_stream_gap_is_a_blind_window_not_an_alert_that_closes_the_gate(
+    store: StateStore, watch: Watch
+) -> None:
+    watch.cycles(timedelta(0), 4 * HOUR)
+    store.add_events(
+        [
+            AlertEvent(
+                "logs.stream_gap",
+                "blind",
+                "WARNING",
+                "lines between 15:01:40Z and 15:02:05Z may be lost",
+                CUTOVER + HOUR,
+            )
+        ]
+    )
+    result = marks.four_hour_result(store, CUTOVER)
+    assert result[0].startswith("clean")
+    assert any("lines between 15:01:40Z and 15:02:05Z may be lost" in line for line in result)
+    assert marks.gate_verdict(store, CUTOVER).open

@@ -178,3 +178,13 @@ def test_outside_text_stays_inert_markdown(store: StateStore, watch: Watch) -> N
     watch.cycle(CUTOVER, sentry=hostile)
     got = fields(record_markdown(store, CUTOVER, APP, CUTOVER + HOUR))
     assert got["Section 5.5 Sentry clear (y/n)"].endswith("`bad 'code' # heading ?[2J`")
+
+
+def test_a_four_hour_window_never_observed_is_left_open_with_the_reason(
+    store: StateStore, watch: Watch
+) -> None:
+    watch.cycles(30 * HOUR, 30 * HOUR + 30 * MINUTE)
+    text = record_markdown(store, CUTOVER, APP, CUTOVER + 30 * HOUR + 30 * MINUTE)
+    result = fields(text)["4-hour watch result"]
+    assert result.startswith("[ ] clean [ ] issues found (left open: not observed:")
+    assert "[x]" not in result

@@ -235,3 +235,13 @@ def test_alert_thresholds_default_to_the_spec(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
     assert (settings.fire_after, settings.resolve_after, settings.blind_after) == (2, 2, 3)
     assert settings.reminder_interval == 1800
+
+
+@pytest.mark.parametrize("value", ["-1", "1700000000", "1700000000.5"])
+def test_an_epoch_number_is_not_a_cutover_time(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("WATCHER_CUTOVER_AT", value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "WATCHER_CUTOVER_AT" in message and "ISO-8601" in message
+    assert len(message.splitlines()) == 1
