@@ -21,6 +21,8 @@ from tests.fakes.logplex import EVENTS, PLAIN, FakeLogplex
 from tests.support.clock import CUTOVER, FakeClock
 from watcher.log_follower import LogFollower
 
+MINUTE = timedelta(minutes=1)
+
 
 def line(minute: float, rest: str) -> str:
     return f"{(CUTOVER + timedelta(minutes=minute)).isoformat()} {rest}"
@@ -247,7 +249,9 @@ def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
             follower.stop()
             thread.join(5)
     assert follower.health.gaps == 1
-    assert "may be lost" in (follower.health.last_error or "")
+    # Between the last line read before and the first line the replay brought.
+    assert follower.health.gap_windows == ((CUTOVER + 2 * MINUTE, CUTOVER + 12 * MINUTE),)
+    assert "lines between 14:50:42Z and 15:00:42Z may be lost" in (follower.health.last_error or "")
 
 
 def test_a_failing_listener_does_not_stop_the_follower(running: Running) -> None:

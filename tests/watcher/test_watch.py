@@ -6,7 +6,9 @@ The checks talk to the real fakes and the test PostgreSQL; Slack is the fake Web
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from checks.heroku_api import HerokuApi, HerokuConfig
+from checks.result import State
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
@@ -25,6 +29,7 @@ from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import WatchedDatabase
+from watcher.log_follower import LogFollower
 from watcher.metrics import Metrics
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
@@ -207,3 +212,72 @@ def test_a_mark_missed_while_down_is_posted_late_and_says_so(
     eight = fakes.slack.top_level()[-1]
     assert (eight.text or "").startswith("RM-10 8-hour dashboard mark")
     assert "posted late: due 2026-05-16 22:48Z, the watcher was down" in (eight.text or "")
+
+
+def test_a_gap_the_replay_cannot_cover_is_a_warning_a_blind_window_and_a_metric(
+    run: Run, sources: tuple[Settings, Sources]
+) -> None:
+    _, fakes = sources
+    assert run.watch is not None
+    watch = run.watch
+    with FakeHeroku() as heroku, FakeLogplex(tail=True, replay=3) as logplex:
+        heroku.logplex_url = logplex.session_url
+        follower = LogFollower(
+            HerokuApi(
+                run.http,
+                HerokuConfig(heroku.url, heroku.url, heroku_fake.TOKEN, heroku_fake.APP),
+                run.clock,
+            ),
+            run.http,
+            watch.matcher,
+            watch.tally,
+            watch.tally_lock,
+            run.clock,
+            on_match=watch.on_log_match,
+            replay_lines=3,
+            idle_timeout=5,
+        )
+        watch.follower = follower
+        logplex.history = [_line(m, f"app[web.1]: GET /q/{m} 200") for m in range(3)]
+        thread = threading.Thread(target=follower.run, daemon=True)
+        thread.start()
+        try:
+            _wait(lambda: follower.health.lines_seen == 3)
+            # Logplex down while more lines were written than its replay holds: the CRITICAL
+            # one among them is lost (Logplex's limit), and the watcher must say so.
+            logplex.history += [
+                _line(5, "app[web.1]: permission denied for table users"),
+                *(_line(10 + m, f"app[web.1]: GET /away/{m} 200") for m in range(3)),
+            ]
+            logplex.end_stream()
+            _wait(lambda: follower.health.lines_seen == 6)
+        finally:
+            follower.stop()
+            thread.join(5)
+    watch.escalate_logs()
+    reports = {r.name: r for r in watch.full_cycle()}
+    findings = {f.id: f for f in reports["logs"].result.findings}
+    gap = findings["logs.stream_gap"]
+    assert gap.state == State.WARNING
+    assert gap.summary == "lines between 14:50:42Z and 14:58:42Z may be lost"
+    watch.deliver()
+    assert any(
+        "lines between 14:50:42Z and 14:58:42Z" in (m.text or "") for m in fakes.slack.messages
+    )
+    # A blind window for the 4-hour result and the marks; counted in a metric.
+    blind = [e for e in watch.store.alert_events() if e.event == "blind"]
+    assert [(e.alert_id, e.summary) for e in blind] == [
+        ("logs.stream_gap", "lines between 14:50:42Z and 14:58:42Z may be lost")
+    ]
+    assert fakes.registry.get_sample_value("watcher_log_stream_gaps_total") == 1
+
+
+def _line(minute: float, rest: str) -> str:
+    return f"{(CUTOVER + timedelta(minutes=minute)).isoformat()} {rest}"
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.02)
