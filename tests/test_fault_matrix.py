@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg2
@@ -62,13 +63,16 @@ from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, OWNER_PASSWORD, PgServer, WatchedDatabase
 from watcher import __version__, cli
 from watcher.checkset import CheckSet
+from watcher.daemon import Daemon
+from watcher.delivery import Delivery
 from watcher.metrics import Metrics
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, run_checks
 from watcher.settings import Settings, load_settings
-from watcher.state import Message, StateStore
+from watcher.state import LogMatchCount, Message, StateStore
 from watcher.state_db import PostgresDb
+from watcher.watch import Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "fault-matrix.md"
@@ -223,7 +227,29 @@ class Reported:
         return text
 
 
-Expected = Checked | Delivered | Reported
+@dataclass(frozen=True)
+class Shared:
+    """A state-store cell of the daemon's delivery: what reaches Slack, and the watcher's own
+    state meanwhile (None: not asked)."""
+
+    pages: int
+    own_state: State | None = None
+    says: str = ""
+
+    def short(self) -> str:
+        own = f", own state {self.own_state.name}" if self.own_state else ""
+        return f"{self.pages} page each{own}"
+
+    def text(self, system: str) -> str:
+        own = (
+            f"; the watcher's own state is **{self.own_state.name}** meanwhile"
+            if self.own_state
+            else ""
+        )
+        return f"each message reaches Slack {self.pages} time(s){own}; {self.says}"
+
+
+Expected = Checked | Delivered | Reported | Shared
 
 
 @dataclass(frozen=True)
@@ -273,6 +299,8 @@ MODES: dict[str, str] = {
     "locked-briefly": "locked briefly",
     "disk-full": "disk full",
     "not-a-database": "not a database",
+    "down-during-delivery": "down while delivering",
+    "two-processes": "two processes on one store",
 }
 
 
@@ -879,7 +907,7 @@ def _slack_cells() -> list[Cell]:
             "refused": Delivered(PENDING, "network"),
             "no-answer": Delivered(PENDING, "timeout"),
             "slow-within": Delivered(SENT),
-            "slow-beyond": Delivered(PENDING, "timeout", twice=True),
+            "slow-beyond": Delivered(PENDING, "timeout"),
             "401": Delivered(FAILED, "invalid_auth"),
             "403": Delivered(FAILED, "missing_scope"),
             "404": Delivered(FAILED, "channel_not_found"),
@@ -978,6 +1006,9 @@ def _state_store_cells() -> list[Cell]:
             f"postgresql://{OWNER}:{OWNER_PASSWORD}@127.0.0.1:{closed_port()}/watcher_state"
         )
 
+    def pg_store(rig: Any) -> None:
+        rig.settings["state_url"] = pg_url(rig, OWNER_PASSWORD)
+
     def pg_restarted(rig: Any) -> None:
         rig.settings["state_url"] = pg_url(rig, OWNER_PASSWORD)
         rig.kill_store_session(before_call=2)
@@ -1006,6 +1037,16 @@ def _state_store_cells() -> list[Cell]:
             sqlite_fault(full),
         ),
         "not-a-database": ("SQLite store: the file is not a database", sqlite_fault(garbage)),
+        "down-during-delivery": (
+            "PostgreSQL store: the daemon's delivery thread runs; the store refuses connections"
+            " (its sessions ended) while a message is queued, then comes back",
+            pg_store,
+        ),
+        "two-processes": (
+            "PostgreSQL store: two watchers (two stores, two delivery loops) deliver the same"
+            " outbox and count the same log line at once",
+            pg_store,
+        ),
     }
     return cells_for(
         "state-store",
@@ -1018,6 +1059,12 @@ def _state_store_cells() -> list[Cell]:
             "locked-briefly": Reported(2, State.OK, None, alerted=True),
             "disk-full": Reported(3, State.UNKNOWN, "database or disk is full"),
             "not-a-database": Reported(3, State.UNKNOWN, "file is not a database"),
+            "down-during-delivery": Shared(
+                1,
+                State.UNKNOWN,
+                "the delivery thread survives and sends it once the store is back",
+            ),
+            "two-processes": Shared(1, None, "the log line is counted once"),
         },
         # The store's busy wait (5 s) must fit in the tables check's time to be named there.
         timeouts={"locked": 8.0, "locked-briefly": 4.0},
@@ -1267,7 +1314,9 @@ class StoreRig(Rig):
 
 
 def _settings(rig: Rig, cell: Cell) -> Settings:
-    return load_settings(**{**rig.settings, "check_timeout": cell.timeout})
+    return load_settings(
+        **{"check_timeout": cell.timeout, "slack_timeout": cell.timeout, **rig.settings}
+    )
 
 
 def _run_checks(cell: Cell, rig: CheckRig) -> dict[str, CheckReport]:
@@ -1455,6 +1504,76 @@ def _run_store(cell: Cell, rig: StoreRig, capsys: pytest.CaptureFixture[str]) ->
         assert rig.terminated.is_set(), "the state store's session was never terminated"
 
 
+def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
+    expect = cell.expect
+    assert isinstance(expect, Shared)
+    settings = _settings(rig, cell)
+    url = settings.state_url.get_secret_value()
+    http = rig.stack.enter_context(httpx.Client())
+    if cell.mode == "two-processes":
+        stores = [StateStore.from_url(url) for _ in range(2)]
+        for store in stores:
+            rig.cleanups.append(store.close)
+        stores[0].enqueue([Message("post", {"text": f"page {i}"}) for i in range(10)], NOW)
+        deliveries = [Notifier(settings, s, rig.clock, http).delivery for s in stores]
+        match = LogMatchCount("permission_denied", NOW, "cd" * 12)
+        counted: list[list[LogMatchCount]] = []
+
+        def work(store: StateStore, delivery: Delivery) -> None:
+            delivery.deliver()
+            counted.append(store.count_log_matches([match], rig.clock.now()))
+
+        threads = [
+            threading.Thread(target=work, args=pair)
+            for pair in zip(stores, deliveries, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        texts = sorted(m.text or "" for m in rig.slack.messages)
+        assert texts == sorted(f"page {i}" for i in range(10)) * expect.pages
+        assert stores[0].log_counts(NOW) == {"permission_denied": 1}
+        assert sorted(len(c) for c in counted) == [0, 1]
+        return
+    # down-during-delivery: the daemon's own delivery thread, in this process.
+    store = StateStore.from_url(url)
+    rig.cleanups.append(store.close)
+    daemon = Daemon(settings, rig.clock, Redactor(settings.secrets()))
+    notifier = Notifier(settings, store, rig.clock, http, daemon.metrics)
+    watch = Watch(settings, store, rig.clock, http, daemon.metrics, notifier, Redactor([]))
+    thread = threading.Thread(
+        target=daemon._supervised,
+        args=(watch, "deliver", lambda: daemon._deliver(watch), 0),
+        daemon=True,
+    )
+    thread.start()
+    rig.cleanups.append(lambda: (daemon.stop.set(), watch.wake.set(), thread.join(5)))
+    name = urlsplit(url).path.lstrip("/")
+    assert rig.db is not None
+    with contextlib.closing(rig.db.server.admin()) as admin, admin.cursor() as cur:
+        cur.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        rig.terminate("cutover-watcher-state")
+        _until(lambda: watch.self_report().result.state == expect.own_state)
+        own = watch.self_report().result.summary
+        assert "thread deliver failing" in own and "StateStoreError" in own, own
+        assert rig.slack.messages == []
+        cur.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+    store.enqueue([Message("post", {"text": "CRITICAL page"})], rig.clock.now())
+    watch.wake.set()
+    _until(lambda: len(rig.slack.messages) >= 1)
+    _until(lambda: watch.self_report().result.state == State.OK)
+    assert [m.text for m in rig.slack.messages] == ["CRITICAL page"] * expect.pages
+    assert thread.is_alive()
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
 def test_fault(
     cell: Cell,
@@ -1474,7 +1593,10 @@ def test_fault(
             assert db is not None
             store = StoreRig(stack, tmp_path, db)
             cell.fault(store)
-            _run_store(cell, store, capsys)
+            if isinstance(cell.expect, Shared):
+                _run_shared_store(cell, store)
+            else:
+                _run_store(cell, store, capsys)
         else:
             expect = cell.expect
             assert isinstance(expect, Checked)

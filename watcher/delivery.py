@@ -37,9 +37,10 @@ MAX_BACKOFF = 60.0
 HEALTH_KEY = "slack_health"
 # Identifies this store's messages in Slack (message metadata), apart from another watch's.
 STORE_KEY = "outbox_store_id"
-# A claimed message is this process's for this long: far beyond a send (SLACK_TIMEOUT) and a
-# look-up; a claim whose holder died (kill -9) expires, and the message is taken over.
-LEASE_SECONDS = 120.0
+# A claimed message is this process's for this long: far beyond a send (WATCHER_SLACK_TIMEOUT,
+# at most 120 s) and a look-up; a claim whose holder died (kill -9) expires, and the message
+# is taken over (the same process takes its own claims back at once).
+LEASE_SECONDS = 300.0
 
 
 class Transport(Protocol):

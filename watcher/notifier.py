@@ -16,7 +16,7 @@ from watcher.delivery import Delivery, DeliveryReport, Failure
 from watcher.metrics import Metrics
 from watcher.runner import CheckReport
 from watcher.settings import Settings
-from watcher.slack import SLACK_TIMEOUT, SlackTransport
+from watcher.slack import SlackTransport
 from watcher.slack_messages import Composer
 from watcher.state import FIRING, StateStore
 
@@ -59,7 +59,7 @@ class Notifier:
                 settings.slack_channel,
                 # Slack's latency, not the checks' timeout: a post that Slack is slow to
                 # answer is usually posted, and a timeout leaves its outcome unknown.
-                timeout=SLACK_TIMEOUT,
+                timeout=settings.slack_timeout,
             )
         self.delivery = Delivery(store, transport, clock, metrics, on_permanent_failure)
         self.alertmanager = (

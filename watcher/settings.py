@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     check_interval: float = Field(900, gt=0)
     healthz_interval: float = Field(60, gt=0)
     check_timeout: float = Field(10, gt=0, le=300)
+    # Slack's latency, not the checks': a post Slack is slow to answer is usually posted.
+    slack_timeout: float = Field(20, gt=0, le=120)
     state_url: SecretStr = SecretStr("sqlite:///watcher-state.db")
     metrics_port: int | None = Field(
         None, ge=1, le=65535, validation_alias=AliasChoices("PORT", "WATCHER_METRICS_PORT")

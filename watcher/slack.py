@@ -24,9 +24,6 @@ FIXES = {
     "is_archived": "unarchive WATCHER_SLACK_CHANNEL or point it at a live channel",
     "not_configured": "set SLACK_BOT_TOKEN so escalations reach WATCHER_SLACK_CHANNEL",
 }
-# Slack's chat.postMessage answers in well under a second, but takes seconds when Slack is
-# slow: a send given less than this is often a timeout whose message Slack posted anyway.
-SLACK_TIMEOUT = 20.0
 # Each message is tagged with Slack message metadata (event_type + event_payload), so a post
 # whose outcome is not known can be looked for (conversations.history) before posting again.
 EVENT_TYPE = "cutover_watcher_message"
