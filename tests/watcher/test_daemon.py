@@ -286,6 +286,20 @@ def _self_state(port: int) -> float | None:
     return None
 
 
+def _states_until(port: int, wanted: float, timeout: float) -> list[float]:
+    """The watcher's own states seen (in order, without repeats) until `wanted` or `timeout`."""
+    seen: list[float] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _self_state(port)
+        if state is not None and (not seen or seen[-1] != state):
+            seen.append(state)
+        if state == wanted:
+            break
+        time.sleep(0.1)
+    return seen
+
+
 def _pages(slack: FakeSlack, finding: str = "permission_denied") -> int:
     return sum(1 for m in slack.top_level() if finding in str(m.blocks))
 
@@ -321,18 +335,27 @@ def test_a_state_store_outage_does_not_silence_delivery_and_shows_as_unknown(
                         f" WHERE datname = '{store.name}'"
                     )
                 # Its own health turns UNKNOWN from what it knows in memory.
-                wait_until(lambda: _self_state(port) == 3, 20)
+                seen = _states_until(port, 3, 20)
                 # A CRITICAL line during the outage is counted, and paged once the store is back.
                 sources.logplex.push(_now_line(DENIED_TEXT))
                 time.sleep(3)
-                assert _pages(slack) == 0 and process.poll() is None
+                paged_during = _pages(slack)
                 with admin.cursor() as cur:
                     cur.execute(f"ALTER DATABASE {store.name} ALLOW_CONNECTIONS true")
             finally:
                 admin.close()
-            took = wait_until(lambda: _pages(slack) == 1, 30)
-            wait_until(lambda: _self_state(port) == 0, 20)
-            assert took < 30
+            back = time.monotonic()
+            with contextlib.suppress(AssertionError):
+                wait_until(lambda: _pages(slack) >= 1, 30)
+            took = time.monotonic() - back
+            after = _states_until(port, 0, 20)
+            print(
+                f"\nEVIDENCE store outage: own state during it {sorted(seen)}; pages during it"
+                f" {paged_during}; pages {took:.1f} s after it ended {_pages(slack)};"
+                f" own state after {after[-1:]}; process alive {process.poll() is None}"
+            )
+            assert 3 in seen and paged_during == 0
+            assert _pages(slack) == 1 and took < 30 and after[-1:] == [0]
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=12) == 0
         assert _pages(slack) == 1
@@ -374,16 +397,17 @@ def test_two_daemons_on_one_store_page_once_and_count_each_line_once(
                         return cur.fetchone()[0]  # type: ignore[index]
 
                 # Both daemons have seen the line (each counted it in memory) ...
-                wait_until(
-                    lambda: int(stored("SELECT count(*) FROM log_lines")) >= 1,  # type: ignore[call-overload]
-                    10,
-                )
+                wait_until(lambda: _stored_count(stored, "permission_denied") >= 1, 10)
                 time.sleep(3)  # ... and had every chance to page it and store it again
-                assert _stored_count(stored, "permission_denied") == 1
+                count = _stored_count(stored, "permission_denied")
             finally:
                 admin.close()
-            assert first.poll() is None and second.poll() is None
-        assert _pages(slack) == 1
+            alive = first.poll() is None and second.poll() is None
+        print(
+            f"\nEVIDENCE two daemons on one store: pages {_pages(slack)}; stored count {count};"
+            f" both alive {alive}"
+        )
+        assert (_pages(slack), count, alive) == (1, 1, True)
 
 
 def test_kill_9_after_a_match_does_not_count_the_replayed_line_again(
@@ -416,6 +440,8 @@ def test_kill_9_after_a_match_does_not_count_the_replayed_line_again(
         )
         with _watcher(env, tmp_path) as again:
             wait_until(lambda: _stored_count(stored, "memory") == 1, 20)
-            assert _stored_count(stored, "permission_denied") == 1
+            count = _stored_count(stored, "permission_denied")
+            print(f"\nEVIDENCE kill -9: stored count of the line after the restart {count}")
+            assert count == 1
             again.send_signal(signal.SIGTERM)
             again.wait(timeout=12)
