@@ -445,3 +445,45 @@ def test_kill_9_after_a_match_does_not_count_the_replayed_line_again(
             assert count == 1
             again.send_signal(signal.SIGTERM)
             again.wait(timeout=12)
+
+
+def test_the_watchdog_restarts_a_stopped_thread_then_exits_non_zero(tmp_path: Path) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from tests.support.clock import FakeClock
+    from watcher.daemon import MAX_RESTARTS, Daemon
+    from watcher.notifier import Notifier
+    from watcher.redact import Redactor
+    from watcher.settings import load_settings
+    from watcher.state import StateStore
+    from watcher.watch import Watch
+
+    settings = load_settings(state_url=f"sqlite:///{tmp_path}/state.db")
+    clock = FakeClock()
+    daemon = Daemon(settings, clock, Redactor([]))
+    store = StateStore.from_url(settings.state_url.get_secret_value())
+    with httpx.Client() as http:
+        notifier = Notifier(settings, store, clock, http, daemon.metrics)
+        watch = Watch(settings, store, clock, http, daemon.metrics, notifier, Redactor([]))
+        scheduler = BackgroundScheduler()
+        scheduler.start(paused=True)
+        runs: list[int] = []
+        try:
+            daemon._thread("short-lived", lambda: runs.append(1))  # ends at once: a dead thread
+            codes = []
+            for _ in range(MAX_RESTARTS + 1):
+                daemon._threads["short-lived"][0].join(5)
+                codes.append(daemon.watchdog(watch, scheduler))
+            assert codes == [0] * MAX_RESTARTS + [1]
+            assert len(runs) == MAX_RESTARTS + 1  # started, then restarted each time
+            restarts = daemon.registry.get_sample_value(
+                "watcher_thread_restarts_total", {"thread": "short-lived"}
+            )
+            assert restarts == MAX_RESTARTS + 1
+        finally:
+            scheduler.shutdown(wait=False)
+            store.close()
+    # A scheduler that stopped: the process exits non-zero, so Heroku restarts the dyno.
+    daemon._threads.clear()
+    assert not scheduler.running
+    assert daemon.watchdog(watch, scheduler) == 1

@@ -417,6 +417,11 @@ def test_dashboard_lines_say_what_was_not_seen(store: StateStore, watch: Watch) 
         logs=Result.unknown("log stream down: 502 Bad Gateway"),
     )
     got = marks.dashboard_lines(store, CUTOVER, now)
+    # The first observation came an hour after T0: the mark says so first.
+    assert got.pop(0) == (
+        "Since T0: observed only from 2026-05-16 15:48Z: the watcher recorded nothing between"
+        " 2026-05-16 14:48Z and then"
+    )
     assert got[0] == (
         "Postgres status (pg:info): not known: pg_info UNKNOWN at 16:48Z:"
         " `Heroku Data API: 503 Service Unavailable`; last seen Available at 15:48Z"
