@@ -425,9 +425,21 @@ def test_kill_9_after_a_match_does_not_count_the_replayed_line_again(
     with _sources() as sources:
         port = free_port()
         env = _env(watched_db, healthz_server, slack, sources, f"sqlite:///{state_db}", port)
+        # One full cycle at the start, the next in 15 minutes: the follower's memory is saved
+        # after that first cycle, and then not before the timeline's next look (30 s).
+        env["WATCHER_CHECK_INTERVAL"] = "900"
+
+        def first_cycle_done() -> bool:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                return False
+            return 'watcher_check_state{check="grants"}' in text
+
         with _watcher(env, tmp_path) as process:
             wait_until(lambda: len(sources.logplex.requests) >= 1, 20)
-            time.sleep(0.5)
+            wait_until(first_cycle_done, 30)
+            time.sleep(1.5)  # past the timeline's first look (1 s after the start)
             sources.logplex.push(_now_line(DENIED_TEXT))
             wait_until(lambda: _stored_count(stored, "permission_denied") == 1, 10)
             process.kill()  # kill -9: long before the follower's memory is saved (30 s)
