@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -181,13 +181,14 @@ class Delivery:
             self._store_id = self._store.keep_watch_value(STORE_KEY, uuid.uuid4().hex[:16])
         return Tag(item.id, self._store_id)
 
-    def _already_posted(
-        self, item: OutboxItem, tag: Tag, thread: tuple[str, str] | None
-    ) -> tuple[str, str] | None:
+    def _already_posted(self, tag: Tag, thread: tuple[str, str] | None) -> tuple[str, str] | None:
         """Look for a post whose earlier attempt may have reached Slack; None: post it."""
         assert self._transport is not None
         try:
             return self._transport.find(tag, thread, channel_id=self._store.posted_channel())
+        except DeliveryError as exc:
+            # The look-up failed (a 503, a timeout): the post's outcome is still unknown.
+            raise replace(exc, maybe_sent=True) from None
         except LookupUnavailable as exc:
             if not self._lookup_warned:
                 self._lookup_warned = True
@@ -253,7 +254,7 @@ class Delivery:
         tag = self._tag(item)
         if item.in_flight:
             # An earlier attempt may have reached Slack: post only if it is not there.
-            found = self._already_posted(item, tag, thread)
+            found = self._already_posted(tag, thread)
             if found is not None:
                 log.info(
                     "notification %s was posted by an earlier attempt; not posting again",

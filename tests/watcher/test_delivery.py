@@ -425,3 +425,20 @@ def test_two_deliveries_on_one_postgres_store_send_each_message_once(
         finally:
             for store in stores:
                 store.close()
+
+
+def test_a_look_up_that_fails_keeps_the_outcome_unknown(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    (message_id,) = outbox.queue("CRITICAL page")
+    slack.delay = 1.5
+    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    outbox.delivery.deliver()
+    slack.delay = 0.0
+    slack.fail_next(FakeSlack.unavailable())  # the look-up itself meets a 503
+    clock.advance(60)
+    assert outbox.delivery.deliver().sent == 0
+    assert outbox.store.message(message_id).in_flight  # type: ignore[union-attr]
+    clock.advance(60)
+    assert outbox.delivery.deliver().sent == 1
+    assert texts(slack) == ["CRITICAL page"]
