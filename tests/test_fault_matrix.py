@@ -1039,7 +1039,7 @@ def _state_store_cells() -> list[Cell]:
         "not-a-database": ("SQLite store: the file is not a database", sqlite_fault(garbage)),
         "down-during-delivery": (
             "PostgreSQL store: the daemon's delivery thread runs; the store refuses connections"
-            " (its sessions ended) while a message is queued, then comes back",
+            " (its sessions ended) for a while, then comes back and a message is queued",
             pg_store,
         ),
         "two-processes": (
