@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from checks.times import parse_aware
+from checks.times import parse_aware, to_utc
 
 # Loose on purpose: lines arrive without a timestamp now and then, and other exports differ.
 _LINE = re.compile(
@@ -31,6 +31,8 @@ def parse(raw: str) -> LogLine:
     """Split a line into its parts; what cannot be read stays None, never an error."""
     line = raw.rstrip("\r\n")
     found = _LINE.match(line)
+    # Held in UTC: the counts, the summaries and `watcher scan` print these times with `Z`.
     if found is None:
-        return LogLine(line, parse_aware(line.split(" ", 1)[0]), None, None, line)
-    return LogLine(line, parse_aware(found["ts"]), found["source"], found["dyno"], found["message"])
+        return LogLine(line, to_utc(parse_aware(line.split(" ", 1)[0])), None, None, line)
+    timestamp = to_utc(parse_aware(found["ts"]))
+    return LogLine(line, timestamp, found["source"], found["dyno"], found["message"])

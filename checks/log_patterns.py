@@ -33,6 +33,8 @@ class Pattern:
     sop: str
     source: str  # APP or PLATFORM: the log source the pattern applies to
     means: str
+    # When set, only lines of these (source, dyno) pairs, e.g. ("heroku", "logplex").
+    only: tuple[tuple[str, str], ...] = ()
 
 
 # restart_loop (SPEC 3): this many unplanned SIGTERMs of one dyno within the window.
@@ -48,12 +50,25 @@ _PLANNED_MESSAGES = {p.lower() for p in PLANNED}
 _RESTART_MESSAGES = {SIGTERM.lower(), *_PLANNED_MESSAGES}
 
 
+LOG_DROP_NEEDLES = tuple(
+    f"{prefix}{code}{suffix}"
+    for code in ("l10", "l11", "l12", "l15")
+    for prefix, suffix in (("error ", ""), ("", " ("), ("", ":"))
+)
+
+
 def catalogue(app_role: str) -> tuple[Pattern, ...]:
     """The catalogue for an app whose database role is `app_role`."""
     return (
         Pattern(
             "permission_denied",
-            ("permission denied for table",),
+            # PostgreSQL's wording by object (aclchk.c); `relation` before PostgreSQL 11.
+            (
+                "permission denied for table",
+                "permission denied for sequence",
+                "permission denied for relation",
+                "permission denied for schema",
+            ),
             State.CRITICAL,
             "7.3",
             APP,
@@ -130,6 +145,25 @@ def catalogue(app_role: str) -> tuple[Pattern, ...]:
             "-",
             PLATFORM,
             "requests time out at the router",
+        ),
+        Pattern(
+            "unique_violation",
+            ("duplicate key value violates unique constraint",),
+            State.WARNING,
+            "7.1",
+            APP,
+            "inserts collide: a sequence may be behind its column after the data copy",
+        ),
+        Pattern(
+            "log_dropped",
+            # Logplex's drop notices (Dev Center, error codes L10, L11, L12, L15); L11 comes
+            # without the word `Error`.
+            LOG_DROP_NEEDLES,
+            State.WARNING,
+            "7.2",
+            PLATFORM,
+            "Logplex dropped lines: the log is incomplete, the scan has a blind window",
+            only=(("heroku", "logplex"), ("app", "log-shuttle")),
         ),
     )
 
@@ -212,8 +246,13 @@ class LogMatcher:
 
 
 def _applies(pattern: Pattern, line: LogLine) -> bool:
-    # A line whose source cannot be read (another export format) meets every pattern.
-    return line.source is None or line.source == pattern.source
+    # A line whose source cannot be read (another export format, a drain's syslog frame)
+    # meets every pattern.
+    if line.source is None:
+        return True
+    if pattern.only:
+        return (line.source, line.dyno) in pattern.only
+    return line.source == pattern.source
 
 
 def _searchable(line: LogLine) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 def parse_aware(value: object) -> datetime | None:
@@ -15,3 +15,17 @@ def parse_aware(value: object) -> datetime | None:
         return None
     # A time without a zone cannot be put on the watch's timeline.
     return parsed if parsed.tzinfo is not None else None
+
+
+def to_utc(at: datetime | None) -> datetime | None:
+    """The same instant in UTC, or None where UTC cannot hold it (near year 1 or 9999).
+
+    Whatever prints a time with `Z` must hold it in UTC: `-07:00` printed as `Z` is seven
+    hours off.
+    """
+    if at is None:
+        return None
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        return None

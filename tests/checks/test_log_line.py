@@ -6,6 +6,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from checks.log_line import parse
+from checks.times import to_utc
 
 
 def test_heroku_line_is_split_into_its_parts() -> None:
@@ -17,6 +18,19 @@ def test_heroku_line_is_split_into_its_parts() -> None:
     assert (line.source, line.dyno) == ("app", "web.1")
     assert line.message.endswith("permission denied for table historical_bars")
     assert not line.raw.endswith("\n")
+
+
+def test_offset_times_are_held_in_utc() -> None:
+    # Dev Center, "Heroku Error Codes", H10 (https://devcenter.heroku.com/articles/error-codes):
+    H10 = (
+        '2010-10-06T21:51:12-07:00 heroku[router]: at=error code=H10 desc="App crashed"'
+        ' method=GET path="/" host=myapp.herokuapp.com fwd=17.17.17.17 dyno= connect='
+        " service= status=503 bytes="
+    )
+    line = parse(H10)
+    assert line.timestamp is not None
+    assert line.timestamp.utcoffset() == timedelta(0)
+    assert f"{line.timestamp:%Y-%m-%dT%H:%M:%S}Z" == "2010-10-07T04:51:12Z"
 
 
 def test_line_without_timestamp_keeps_its_source() -> None:
@@ -84,4 +98,7 @@ def test_property_heroku_lines_split_into_exactly_their_parts(
         if zulu and at.utcoffset() == timedelta(0):
             stamp = stamp.replace("+00:00", "Z")
     line = parse(f"{stamp}{source}[{dyno}]: {message}{ending}")
-    assert (line.timestamp, line.source, line.dyno, line.message) == (at, source, dyno, message)
+    # The same instant, held in UTC (None only where UTC cannot hold it, next to year 1).
+    expected = to_utc(at)
+    assert (line.timestamp, line.source, line.dyno, line.message) == (expected, source, dyno, message)
+    assert line.timestamp is None or line.timestamp.utcoffset() == timedelta(0)

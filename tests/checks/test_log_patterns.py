@@ -119,6 +119,66 @@ def test_near_misses_do_not_match(line: str) -> None:
     assert block_ids(line + "\n") == []
 
 
+# Grant drift as PostgreSQL words it by object (src/backend/catalog/aclchk.c: "permission
+# denied for sequence %s", "... for schema %s"; "... for relation %s" before PostgreSQL 11),
+# as psycopg2 raises it (psycopg2.errors.InsufficientPrivilege, a ProgrammingError subclass).
+GRANT_DRIFT = [
+    f"{T} app[web.1]: psycopg2.errors.InsufficientPrivilege: permission denied for sequence paper_orders_id_seq",
+    f"{T} app[web.1]: sqlalchemy.exc.ProgrammingError: (psycopg2.errors.InsufficientPrivilege) permission denied for relation historical_bars",
+    f"{T} app[web.2]: psycopg2.errors.InsufficientPrivilege: permission denied for schema public",
+    f"{T} app[heroku-postgres]: ERROR:  permission denied for table historical_bars",
+]
+
+
+@pytest.mark.parametrize("line", GRANT_DRIFT)
+def test_grant_drift_on_any_object_is_critical(line: str) -> None:
+    found = ids(line)
+    assert "permission_denied" in found
+    assert block_ids(line + "\n") == found
+    states = {p.id: p.state for p in catalogue("raptor_app")}
+    assert states["permission_denied"] == State.CRITICAL
+
+
+def test_unique_violation_is_a_warning_on_app_lines_only() -> None:
+    # psycopg2's UniqueViolation text, as quoted in public tracebacks (DETAIL on its own line).
+    line = (
+        f"{T} app[web.1]: psycopg2.errors.UniqueViolation: duplicate key value violates"
+        ' unique constraint "paper_orders_pkey"'
+    )
+    assert ids(line) == ["unique_violation"]
+    assert block_ids(line + "\n") == ["unique_violation"]
+    assert ids(f"{T} heroku[router]: duplicate key value violates unique constraint") == []
+    states = {p.id: p.state for p in catalogue("raptor_app")}
+    assert states["unique_violation"] == State.WARNING
+
+
+# Logplex's drop notices from Dev Center, "Heroku Error Codes" (L10, L11, L12), and a
+# `heroku[logplex]` L10 as users quote it; L15's page has no sample line, so it is shaped as
+# L10's.
+LOG_DROPS = [
+    # L10 as a drain receives it (syslog frame, `heroku logplex`), Dev Center's example.
+    "2013-04-17T19:04:46+00:00 d.1234-drain-identifier-567 heroku logplex - - Error L10 (output buffer overflow): 500 messages dropped since 2013-04-17T19:04:46+00:00.",
+    "2020-06-12T14:41:00.000000+00:00 heroku[logplex]: Error L10 (output buffer overflow): drain 'd.cfcd3264-7259-4b12-ac5b-016032978174' dropped 1 messages since 2020-06-12T14:40:59.280571+00:00.",
+    "2011-05-03T17:40:10+00:00 heroku[logplex]: L11 (Tail buffer overflow) -> This tail session dropped 1101 messages since 2011-05-03T17:35:00+00:00",
+    "2013-11-04T21:31:32.125756+00:00 app[log-shuttle]: Error L12: 222 messages dropped since 2013-11-04T21:31:32.125756+00:00.",
+    "2024-03-01T10:00:00+00:00 heroku[logplex]: Error L15 (Tail buffer temporarily unavailable)",
+]
+
+
+@pytest.mark.parametrize("line", LOG_DROPS)
+def test_logplex_drop_notices_are_log_dropped(line: str) -> None:
+    assert ids(line) == ["log_dropped"]
+    assert block_ids(line + "\n") == ["log_dropped"]
+
+
+def test_drop_codes_elsewhere_are_not_drops() -> None:
+    # Only Logplex and log-shuttle announce drops; an app quoting one, or L14, is no drop.
+    assert ids(f"{T} app[web.1]: docs say Error L10 (output buffer overflow) is harmless") == []
+    assert ids("2015-09-04T23:28:48+00:00 heroku[logplex]: Error L14 (certificate validation): error=\"bad certificate\"") == []
+    states = {p.id: p.state for p in catalogue("raptor_app")}
+    assert states["log_dropped"] == State.WARNING
+
+
 def test_unreadable_source_is_matched_by_every_pattern() -> None:
     assert ids("May 16 14:31 raxx: code=H10 and sqlite") == ["sqlite", "crash"]
 
@@ -188,6 +248,8 @@ def test_every_pattern_has_a_state_and_sop() -> None:
         "programming_error",
         "memory",
         "request_timeout",
+        "unique_violation",
+        "log_dropped",
     ]
     assert {p.id for p in patterns if p.state == State.CRITICAL} == {
         "permission_denied",

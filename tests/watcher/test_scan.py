@@ -57,7 +57,7 @@ def test_json_lists_every_pattern_with_counts(tmp_path: Path) -> None:
     assert set(data) == {"lines", "state", "exit_code", "patterns"}
     assert (data["lines"], data["state"], data["exit_code"]) == (6, "CRITICAL", 2)
     patterns = {p["id"]: p for p in data["patterns"]}
-    assert len(patterns) == 10
+    assert len(patterns) == 12
     assert set(patterns["sqlite"]) == {"id", "state", "count", "first", "last", "sample"}
     assert patterns["permission_denied"] | {"sample": None} == {
         "id": "permission_denied",
@@ -77,6 +77,21 @@ def test_json_lists_every_pattern_with_counts(tmp_path: Path) -> None:
         "last": None,
         "sample": None,
     }
+
+
+def test_times_with_offsets_are_shown_in_utc(tmp_path: Path) -> None:
+    # Dev Center, "Heroku Error Codes", H10 (stamped -07:00).
+    h10 = (
+        '2010-10-06T21:51:12-07:00 heroku[router]: at=error code=H10 desc="App crashed"'
+        ' method=GET path="/" host=myapp.herokuapp.com fwd=17.17.17.17 dyno= connect='
+        " service= status=503 bytes=\n"
+    )
+    (tmp_path / "app.log").write_text(h10)
+    data = json.loads(watcher("app.log", "--json", cwd=tmp_path).stdout)
+    crash = next(p for p in data["patterns"] if p["id"] == "crash")
+    assert (crash["first"], crash["last"]) == ("2010-10-07T04:51:12Z", "2010-10-07T04:51:12Z")
+    table = watcher("app.log", cwd=tmp_path).stdout.decode()
+    assert "2010-10-07 04:51:12Z to 2010-10-07 04:51:12Z" in table.splitlines()[0]
 
 
 def test_table_and_exit_code_for_warnings_only(tmp_path: Path) -> None:
