@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import psycopg2
+import psycopg2.errors
 
 from checks.clock import Clock
 from checks.result import Finding, Result, State
@@ -15,8 +20,34 @@ NAME = "sentry"
 SOP = "5.5, 7.1, 7.3, 7.4"
 
 # Kinds in the order a summary lists them; all but "other" escalate (SPEC 3).
-KINDS = ("operational_error", "programming_error", "role_missing", "fatal", "other")
+KINDS = (
+    "operational_error",
+    "programming_error",
+    "unique_violation",
+    "role_missing",
+    "fatal",
+    "other",
+)
 _SHOWN = 3
+
+
+def _driver_subclasses(base: type) -> frozenset[str]:
+    """psycopg2's own names for `base` and its SQLSTATE subclasses (psycopg 3 uses the same)."""
+    found = {base.__name__}
+    for name, value in vars(psycopg2.errors).items():
+        # Python's own SyntaxError and SystemError share the name: such a title says nothing.
+        if isinstance(value, type) and issubclass(value, base) and not hasattr(builtins, name):
+            found.add(name)
+    return frozenset(found)
+
+
+# Sentry titles an issue by the exception's class: `InsufficientPrivilege: permission denied
+# for table ...` is a ProgrammingError though the title never says so. SQLAlchemy's wrappers
+# (`sqlalchemy.exc.ProgrammingError`) carry the base names themselves.
+OPERATIONAL_NAMES = _driver_subclasses(psycopg2.OperationalError)
+PROGRAMMING_NAMES = _driver_subclasses(psycopg2.ProgrammingError)
+UNIQUE_VIOLATION = "UniqueViolation"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -32,12 +63,15 @@ def classify(issue: dict[str, Any], app_role: str) -> str:
     metadata = issue.get("metadata")
     if not isinstance(metadata, dict):
         metadata = {}  # absent on some issue types
-    kind_text = f"{metadata.get('type') or ''} {issue.get('title') or ''}"
-    text = f"{kind_text} {metadata.get('value') or ''}"
-    if "OperationalError" in kind_text:
+    kind_text = f"{_text(metadata.get('type'))} {_text(issue.get('title'))}"
+    text = f"{kind_text} {_text(metadata.get('value'))}"
+    names = set(_NAME.findall(kind_text))
+    if "OperationalError" in kind_text or names & OPERATIONAL_NAMES:
         return "operational_error"
-    if "ProgrammingError" in kind_text:
+    if "ProgrammingError" in kind_text or names & PROGRAMMING_NAMES:
         return "programming_error"
+    if UNIQUE_VIOLATION in names:
+        return "unique_violation"
     if f'role "{app_role}" does not exist' in text:
         return "role_missing"
     if issue.get("level") == "fatal":
@@ -79,10 +113,18 @@ def check(
 
 
 def _is_new(issue: dict[str, Any], since: datetime) -> bool:
-    # The API's window is about events, not first sight: check firstSeen ourselves.
-    first_seen = parse_aware(issue.get("firstSeen"))
-    status = issue.get("status", "unresolved")
-    return first_seen is not None and first_seen >= since and status == "unresolved"
+    """Unresolved and first seen at or after T0 (by lastSeen where firstSeen is null)."""
+    if issue.get("status", "unresolved") != "unresolved":
+        return False
+    # The API's window is about events, not first sight: check firstSeen ourselves. Sentry's
+    # own models allow `firstSeen: null`; then the last event decides, and an issue with
+    # neither time was returned for events in the window: it is shown, never dropped.
+    seen = parse_aware(issue.get("firstSeen")) or parse_aware(issue.get("lastSeen"))
+    return seen is None or seen >= since
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _describe(issue: dict[str, Any], kind: str) -> str:

@@ -91,9 +91,7 @@ class SentryApi:
             response = self._get(url, params, deadline, "issues")
             batch = json_body(response, NAME)
             if not isinstance(batch, list) or not all(_is_issue(i) for i in batch):
-                raise ApiError(
-                    f"{NAME}: the issues answer is not a list of issues with id and firstSeen"
-                )
+                raise ApiError(f"{NAME}: the issues answer is not a list of issues with an id")
             issues.extend(batch)
             next_url = _next_page(response)
             # sort=new is newest first-seen first: once a page reaches back past `since`,
@@ -147,10 +145,12 @@ def _next_page(response: httpx.Response) -> str | None:
 
 
 def _is_issue(item: object) -> bool:
+    # `firstSeen` may be null (Sentry's models allow it): the check judges such an issue by
+    # `lastSeen`, so only the id is required here.
     return (
         isinstance(item, dict)
         and isinstance(item.get("id"), str | int)
-        and parse_aware(item.get("firstSeen")) is not None
+        and not isinstance(item.get("id"), bool)
     )
 
 

@@ -100,5 +100,10 @@ def test_property_heroku_lines_split_into_exactly_their_parts(
     line = parse(f"{stamp}{source}[{dyno}]: {message}{ending}")
     # The same instant, held in UTC (None only where UTC cannot hold it, next to year 1).
     expected = to_utc(at)
-    assert (line.timestamp, line.source, line.dyno, line.message) == (expected, source, dyno, message)
+    assert (line.timestamp, line.source, line.dyno, line.message) == (
+        expected,
+        source,
+        dyno,
+        message,
+    )
     assert line.timestamp is None or line.timestamp.utcoffset() == timedelta(0)

@@ -174,7 +174,12 @@ def test_logplex_drop_notices_are_log_dropped(line: str) -> None:
 def test_drop_codes_elsewhere_are_not_drops() -> None:
     # Only Logplex and log-shuttle announce drops; an app quoting one, or L14, is no drop.
     assert ids(f"{T} app[web.1]: docs say Error L10 (output buffer overflow) is harmless") == []
-    assert ids("2015-09-04T23:28:48+00:00 heroku[logplex]: Error L14 (certificate validation): error=\"bad certificate\"") == []
+    assert (
+        ids(
+            '2015-09-04T23:28:48+00:00 heroku[logplex]: Error L14 (certificate validation): error="bad certificate"'
+        )
+        == []
+    )
     states = {p.id: p.state for p in catalogue("raptor_app")}
     assert states["log_dropped"] == State.WARNING
 

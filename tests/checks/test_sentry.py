@@ -178,6 +178,131 @@ def test_escalating_kinds_are_critical(
     assert result.metrics[f"new_issues_{kind}"] == 1
 
 
+# Titles as Sentry shows driver exceptions: the class name only, e.g. psycopg2's
+# `InsufficientPrivilege` (a ProgrammingError subclass) with the server's message; SQLAlchemy
+# wraps them as `ProgrammingError: (psycopg2.errors.UndefinedTable) ...`.
+@pytest.mark.parametrize(
+    ("title", "error_type", "kind"),
+    [
+        (
+            "InsufficientPrivilege: permission denied for sequence paper_orders_id_seq",
+            "InsufficientPrivilege",
+            "programming_error",
+        ),
+        ('UndefinedTable: relation "fills" does not exist', "UndefinedTable", "programming_error"),
+        (
+            'UndefinedColumn: column "venue" of relation "paper_orders" does not exist',
+            "UndefinedColumn",
+            "programming_error",
+        ),
+        (
+            'UniqueViolation: duplicate key value violates unique constraint "paper_orders_pkey"',
+            "UniqueViolation",
+            "unique_violation",
+        ),
+        (
+            'ProgrammingError: (psycopg2.errors.UndefinedTable) relation "fills" does not exist',
+            "ProgrammingError",
+            "programming_error",
+        ),
+        (
+            "AdminShutdown: terminating connection due to administrator command",
+            "AdminShutdown",
+            "operational_error",
+        ),
+        (
+            "InsufficientPrivilege: permission denied for table historical_bars",
+            None,
+            "programming_error",
+        ),
+    ],
+)
+def test_driver_subclass_names_are_critical(
+    fake: FakeSentry,
+    http: httpx.Client,
+    clock: FakeClock,
+    title: str,
+    error_type: str | None,
+    kind: str,
+) -> None:
+    fake.add(title, after_t0(5), type=error_type)
+    result = run(fake, http, clock)
+    assert result.state == State.CRITICAL
+    assert result.metrics[f"new_issues_{kind}"] == 1
+
+
+def test_python_errors_sharing_a_driver_name_are_not_database_errors(
+    fake: FakeSentry, http: httpx.Client, clock: FakeClock
+) -> None:
+    fake.add("SyntaxError: invalid syntax", after_t0(5), type="SyntaxError")
+    assert run(fake, http, clock).state == State.WARNING
+
+
+def test_an_issue_without_first_seen_is_judged_by_last_seen(
+    fake: FakeSentry, http: httpx.Client, clock: FakeClock
+) -> None:
+    # Sentry's models allow `firstSeen: null` (e.g. `firstSeen: datetime | None` in its
+    # serializers); one such issue must not blind the whole check.
+    old = fake.add("KeyError: 'a'", None, last_seen=CUTOVER - timedelta(minutes=5))
+    new = fake.add(OPERATIONAL, None, type="OperationalError", last_seen=after_t0(30))
+    plain = fake.add("KeyError: 'b'", after_t0(10), type="KeyError")
+    result = run(fake, http, clock)
+    assert result.state == State.CRITICAL
+    assert sorted(f.id for f in result.findings) == sorted(
+        [f"sentry.{new.id}", f"sentry.{plain.id}"]
+    )
+    assert f"sentry.{old.id}" not in {f.id for f in result.findings}
+
+
+def test_sentry_openapi_example_issue_is_read(
+    fake: FakeSentry, http: httpx.Client, clock: FakeClock
+) -> None:
+    # Sentry's OpenAPI example of the organization issues list (getsentry/sentry,
+    # src/sentry/apidocs/examples/issue_examples.py, SIMPLE_ISSUE): `count` a number there,
+    # `metadata` with only a title, `type: default`; times moved to after T0.
+    example = {
+        "annotations": [],
+        "assignedTo": None,
+        "count": 150,
+        "culprit": "raven.scripts.runner in main",
+        "firstSeen": f"{after_t0(3):%Y-%m-%dT%H:%M:%SZ}",
+        "hasSeen": False,
+        "id": "1",
+        "isBookmarked": False,
+        "isPublic": False,
+        "isSubscribed": True,
+        "lastSeen": f"{after_t0(9):%Y-%m-%dT%H:%M:%SZ}",
+        "level": "error",
+        "logger": None,
+        "metadata": {"title": "This is an example Python exception"},
+        "numComments": 0,
+        "permalink": "https://sentry.io/the-interstellar-jurisdiction/pump-station/issues/1/",
+        "project": {
+            "id": "2",
+            "name": "Pump Station",
+            "slug": "pump-station",
+            "platform": "python",
+        },
+        "shareId": "123def456abc",
+        "shortId": "PUMP-STATION-1",
+        "stats": {"24h": [[1541455200.0, 473]]},
+        "status": "unresolved",
+        "statusDetails": {},
+        "subscriptionDetails": None,
+        "title": "This is an example Python exception",
+        "type": "default",
+        "userCount": 0,
+    }
+    fake.failures = [
+        json_reply({"id": "4505312345"}),
+        json_reply([example, {**example, "id": "2", "firstSeen": None}]),
+    ]
+    result = run(fake, http, clock)
+    assert result.state == State.WARNING
+    assert [f.id for f in result.findings] == ["sentry.1", "sentry.2"]
+    assert "PUMP-STATION-1 This is an example Python exception (150 events)" in result.summary
+
+
 def test_another_roles_message_is_not_role_missing(
     fake: FakeSentry, http: httpx.Client, clock: FakeClock
 ) -> None:
@@ -301,10 +426,7 @@ def test_project_lookup_failures_are_unknown_with_the_fix(
         (json_reply({"detail": "You do not have permission"}, 403), "(403)"),
         (json_reply({"detail": "boom"}, 503), "HTTP 503"),
         (json_reply({"issues": []}), "not a list of issues"),
-        (
-            json_reply([{"id": "1", "title": "no firstSeen"}]),
-            "not a list of issues with id and firstSeen",
-        ),
+        (json_reply([{"title": "no id"}]), "not a list of issues with an id"),
         (Reply(200, b'[{"id": "1", "firstSe', {"Content-Type": "application/json"}), "not JSON"),
     ],
 )
@@ -436,12 +558,17 @@ def sentry_api(fake: FakeSentry, http: httpx.Client, clock: FakeClock) -> Sentry
 
 
 def is_issue(item: object) -> bool:
-    """What the SPEC calls an issue: an object with an id and a readable `firstSeen`."""
+    """An issue: an object with an id (`firstSeen` may be null: then `lastSeen` judges)."""
     return (
         isinstance(item, dict)
         and isinstance(item.get("id"), str | int)
-        and parse_aware(item.get("firstSeen")) is not None
+        and not isinstance(item.get("id"), bool)
     )
+
+
+def seen(issue: dict[str, object]) -> object:
+    """When the SPEC judges an issue new from: firstSeen, else lastSeen, else None."""
+    return parse_aware(issue.get("firstSeen")) or parse_aware(issue.get("lastSeen"))
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -463,7 +590,7 @@ def test_property_any_issues_answer_is_a_result_or_unknown(
         new = [
             i
             for i in issues
-            if parse_aware(i["firstSeen"]) >= CUTOVER  # type: ignore[operator]
+            if (seen(i) is None or seen(i) >= CUTOVER)  # type: ignore[operator]
             and i.get("status", "unresolved") == "unresolved"
         ]
         assert sorted(f.id for f in result.findings) == sorted(f"sentry.{i['id']}" for i in new)

@@ -1,5 +1,9 @@
 """Sentry's Web API as the watcher reads it: project details and the organization issues list.
 
+An issue is shaped as Sentry's OpenAPI example of the organization issues list
+(getsentry/sentry, src/sentry/apidocs/examples/issue_examples.py, SIMPLE_ISSUE); `firstSeen`
+may be null, as Sentry's own models allow.
+
 Filters as Sentry does: project id, environment, `is:unresolved`, a `start`/`end` window on
 events (so an old issue with a recent event is returned), `sort=new` (newest first seen first),
 `limit` and a cursor, with a `Link` header carrying `results="true"` while more pages exist.
@@ -25,7 +29,7 @@ class FakeIssue:
 
     id: str
     title: str
-    first_seen: datetime
+    first_seen: datetime | None
     last_seen: datetime
     type: str | None = None
     level: str = "error"
@@ -39,13 +43,25 @@ class FakeIssue:
         if self.type is not None:
             metadata["type"] = self.type
         return {
+            "annotations": [],
+            "assignedTo": None,
             "id": self.id,
+            "hasSeen": False,
+            "isBookmarked": False,
+            "isPublic": False,
+            "isSubscribed": True,
+            "logger": None,
+            "numComments": 0,
+            "shareId": None,
+            "stats": {"24h": []},
+            "statusDetails": {},
+            "subscriptionDetails": None,
             "shortId": f"RAXX-BACKEND-{int(self.id):X}",
             "title": self.title,
             "culprit": "raptor.repositories.historical_bars in fetch",
             "level": self.level,
             "status": self.status,
-            "firstSeen": _iso(self.first_seen),
+            "firstSeen": None if self.first_seen is None else _iso(self.first_seen),
             "lastSeen": _iso(self.last_seen),
             "count": str(self.count),  # a string in the real API
             "userCount": 0,
@@ -67,9 +83,12 @@ class FakeSentry(FakeServer):
         self._ids = itertools.count(4100)
         super().__init__(self._answer)
 
-    def add(self, title: str, first_seen: datetime, **fields: object) -> FakeIssue:
+    def add(self, title: str, first_seen: datetime | None, **fields: object) -> FakeIssue:
         """An issue first seen at `first_seen`, last seen a minute later unless given."""
-        last_seen = fields.pop("last_seen", first_seen + timedelta(minutes=1))
+        if first_seen is None and "last_seen" not in fields:
+            raise ValueError("an issue without firstSeen needs last_seen")
+        default = None if first_seen is None else first_seen + timedelta(minutes=1)
+        last_seen = fields.pop("last_seen", default)
         issue = FakeIssue(str(next(self._ids)), title, first_seen, last_seen, **fields)  # type: ignore[arg-type]
         self.issues.append(issue)
         return issue
@@ -99,10 +118,10 @@ class FakeSentry(FakeServer):
             if q.get("environment") in i.environments
             and (q.get("query") != "is:unresolved" or i.status == "unresolved")
             and i.last_seen >= start
-            and i.first_seen <= end
+            and (i.first_seen or i.last_seen) <= end
         ]
         if q.get("sort") == "new":
-            found.sort(key=lambda i: i.first_seen, reverse=True)
+            found.sort(key=lambda i: i.first_seen or i.last_seen, reverse=True)
         limit = int(q.get("limit", "100"))
         offset = int(q.get("cursor", "0:0:0").split(":")[1])
         page = found[offset : offset + limit]
