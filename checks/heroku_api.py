@@ -24,6 +24,7 @@ ACCEPT = "application/vnd.heroku+json; version=3"
 ACCEPT_SDK = "application/vnd.heroku+json; version=3.sdk"
 POSTGRES_PLAN_PREFIX = "heroku-postgresql:"
 PRIMARY_ATTACHMENT = "DATABASE"
+CEDAR, FIR = "cedar", "fir"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,23 @@ class HerokuApi:
         if not isinstance(body, dict):
             raise ApiError(f"{DATA}: the database answer is not a JSON object")
         return body
+
+    def app_generation(self, deadline: float) -> str | None:
+        """`cedar` or `fir` from `GET /apps/{app}`, as the Heroku CLI decides it; None if unsaid.
+
+        The CLI reads `generation` as a string or as an object with a `name`
+        (heroku/cli, src/lib/apps/generation.ts); an app without one is treated as Cedar.
+        """
+        response = self._platform_request(
+            "GET", f"/apps/{self._app_path}", deadline, "app", headers={"Accept": ACCEPT_SDK}
+        )
+        body = json_body(response, PLATFORM)
+        generation = body.get("generation") if isinstance(body, dict) else None
+        if isinstance(generation, dict):
+            generation = generation.get("name")
+        if isinstance(generation, str) and generation.lower() in (CEDAR, FIR):
+            return generation.lower()
+        return None
 
     def create_log_session(self, deadline: float, lines: int | None, tail: bool) -> str:
         """A new log session's `logplex_url` (it carries its own token: never show it)."""

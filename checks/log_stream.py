@@ -1,4 +1,7 @@
-"""Lines from a Logplex answer: Cedar's `text/plain` or Fir's `text/event-stream`.
+"""Lines from a Logplex answer, framed by its content type.
+
+`text/event-stream` is what every log session answers today, Cedar's and Fir's; `text/plain`
+(one line per `\\n`) is what older Cedar session URLs answered.
 
 Only whole lines are yielded: when the stream breaks, the partial line is dropped and the
 error goes to the caller. Lines longer than `MAX_LINE_BYTES` are cut (Heroku splits lines

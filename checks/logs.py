@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from checks.clock import Clock
-from checks.heroku_api import HerokuApi
+from checks.heroku_api import FIR, HerokuApi
 from checks.http_api import transport_reason
 from checks.log_line import parse
 from checks.log_patterns import LogMatcher
@@ -22,7 +22,9 @@ WINDOW = timedelta(minutes=30)
 # All Logplex keeps of an app's log (Cedar); Fir keeps none.
 LOGPLEX_LINES = 1500
 LOGPLEX = "Logplex"
-ACCEPT = "text/event-stream, text/plain;q=0.9"
+# What the Heroku CLI sends: every log session, Cedar's too, answers server-sent events
+# (heroku/cli since 2018). Older Cedar session URLs answered text/plain; both are read.
+ACCEPT = "text/event-stream"
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,16 @@ def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Cove
 def check_recent(
     api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
 ) -> Result:
-    """`watcher once`: a one-shot log session of what Logplex keeps, scanned."""
+    """`watcher once`: a one-shot log session of what Logplex keeps, scanned.
+
+    Cedar or Fir comes from the app (`generation`), never from how the stream is framed.
+    """
     deadline = clock.monotonic() + budget
+    if api.app_generation(deadline) == FIR:
+        raise CheckError(
+            "this app's log (Fir) keeps no history: only the follower of `watcher run`"
+            " sees the last 30 min"
+        )
     url = api.create_log_session(deadline, lines=LOGPLEX_LINES, tail=False)
     tally = LogTally()
     problem = None
@@ -101,12 +111,6 @@ def _read(
     with http.stream("GET", url, headers={"Accept": ACCEPT}, timeout=remaining) as response:
         if response.status_code != 200:
             raise CheckError(f"{LOGPLEX} answered HTTP {response.status_code}")
-        if "text/event-stream" in response.headers.get("content-type", ""):
-            # Fir's log proxy: it always tails and keeps no history to read back.
-            raise CheckError(
-                "this app's log (Fir) keeps no history: only the follower of `watcher run`"
-                " sees the last 30 min"
-            )
         for raw in stream_lines(response):
             if clock.monotonic() > deadline:
                 raise httpx.ReadTimeout("deadline")

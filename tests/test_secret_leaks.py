@@ -314,9 +314,13 @@ def check_requests(world: World) -> None:
             if service == "logplex":
                 # The session URL carries its own token; no Authorization header goes there.
                 assert "authorization" not in headers
+                # `token=` as today's session URLs carry it, `srv=` as older ones did.
+                assert request.query.get("token") in ([LOGPLEX_TOKEN], None)
                 assert request.query.get("srv") in ([LOGPLEX_TOKEN], None)
             query = {
-                k: v for k, v in request.query.items() if not (service == "logplex" and k == "srv")
+                k: v
+                for k, v in request.query.items()
+                if not (service == "logplex" and k in ("srv", "token"))
             }
             assert_clean(f"{where}: headers", json.dumps(headers))
             assert_clean(f"{where}: path and query", request.path + json.dumps(query))

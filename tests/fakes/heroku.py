@@ -1,9 +1,13 @@
-"""Heroku's Platform API and Data API (pg:info) as the watcher uses them, on one server.
+"""Heroku's Platform API and Data API (pg:info) as the watcher and the Heroku CLI use them.
 
-Platform API: `GET /apps/{app}`, `GET /apps/{app}/addons`, `GET /apps/{app}/addon-attachments`
+Both APIs on one server, as the real CLI reaches them with `HEROKU_HOST=http://127.0.0.1:PORT`
+and `HEROKU_DATA_HOST=127.0.0.1` (the Data API's host takes the scheme and port of
+HEROKU_HOST). Platform API: `GET /apps/{app}` (with `generation`, `cedar` or `fir`),
+`GET /apps/{app}/config-vars`, `GET /apps/{app}/addons`, `GET /apps/{app}/addon-attachments`
 (the add-on's plan and the config vars only when `Accept-Inclusion` asks for them), and
 `POST /apps/{app}/log-sessions`. Every Platform answer carries `RateLimit-Remaining`, one token
-less per request. Data API: `GET /client/v11/databases/{addon id}`. Errors are Heroku's JSON
+less per request. Data API: `GET /client/v11/databases/{addon id}`, the answer the real API
+sends (the CLI adds `Add-on` itself, so it is not in it). Errors are Heroku's JSON
 `{"id": ..., "message": ...}`; a wrong bearer token is a 401 on both.
 """
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.http import FakeServer, Reply, Request, json_reply
+from tests.fakes.logplex import FakeLogplex
 
 APP = "raxx-api-prod"
 TOKEN = "HRKU-fake0token-4b1d-9e6f-3a2c7d8e5f01"
@@ -128,7 +133,6 @@ def database_answer(
         ("Continuous Protection", "On"),
         ("Maintenance", "not required"),
         ("Maintenance window", "Thursdays 22:00 to Fridays 02:00 UTC"),
-        ("Add-on", addon.name),
     ]
     info: list[dict[str, Any]] = [
         {"name": name, "values": [value] if isinstance(value, str) else value}
@@ -167,6 +171,9 @@ class FakeHeroku(FakeServer):
         self.data_failures: list[Reply] = []
         self.rate_limit_remaining = RATE_LIMIT_POOL
         self.logplex_url = "http://127.0.0.1:9/sessions/9d1f5c3e-logplex?srv=1747407042"
+        # When set, each log session gets its own URL there, with its own lines and tail.
+        self.logplex: FakeLogplex | None = None
+        self.config: dict[str, str] = {"WEB_CONCURRENCY": "2"}  # config vars besides add-ons'
         self.log_session_bodies: list[Any] = []
         self._numbers = itertools.count(27271)
         super().__init__(self._answer)
@@ -219,6 +226,26 @@ class FakeHeroku(FakeServer):
         self.databases[addon.id] = answer
         return answer
 
+    def serve_logs(self, logplex: FakeLogplex) -> None:
+        """Log sessions from now on are sessions of `logplex`, each with its lines and tail."""
+        self.logplex = logplex
+
+    def config_vars(self) -> dict[str, str]:
+        """`GET /apps/{app}/config-vars`: each attachment's `<NAME>_URL`, and `config`.
+
+        A database's URL is its Data API `resource_url` (the CLI names a database by the config
+        vars that hold it).
+        """
+        found = dict(self.config)
+        for attachment in self.attachments:
+            answer = self.databases.get(attachment.addon.id)
+            if answer is not None:
+                url = str(answer["resource_url"])
+            else:
+                url = f"{attachment.addon.service}://h:p4ss@{attachment.addon.name}.example:6379"
+            found[f"{attachment.name}_URL"] = url
+        return found
+
     def platform_requests(self) -> list[Request]:
         return [r for r in self.requests if not r.path.startswith(DATA_PATH)]
 
@@ -267,6 +294,8 @@ class FakeHeroku(FakeServer):
         route = (request.method, "/".join(parts[2:]))
         if route == ("GET", ""):
             return json_reply(self._app())
+        if route == ("GET", "config-vars"):
+            return json_reply(self.config_vars())
         if route == ("GET", "addons"):
             return json_reply([a.api() for a in self.addons])
         if route == ("GET", "addon-attachments"):
@@ -297,11 +326,13 @@ class FakeHeroku(FakeServer):
         tail = body.get("tail", False) if isinstance(body, dict) else None
         if not isinstance(lines, int) or not 0 <= lines <= 1500 or not isinstance(tail, bool):
             return _error(422, "invalid_params", "Invalid lines or tail.")
+        if self.generation == "fir":
+            lines, tail = 0, True  # Fir sessions always tail and keep no history
         session = str(uuid.uuid4())
         now = "2026-05-16T14:48:50Z"
+        url = self.logplex_url if self.logplex is None else self.logplex.session_for(lines, tail)
         return json_reply(
-            {"id": session, "created_at": now, "updated_at": now, "logplex_url": self.logplex_url},
-            201,
+            {"id": session, "created_at": now, "updated_at": now, "logplex_url": url}, 201
         )
 
     def _authorized(self, request: Request) -> bool:

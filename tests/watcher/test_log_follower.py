@@ -63,7 +63,7 @@ class Running:
         return counts.total if counts else 0
 
 
-@pytest.fixture(params=[PLAIN, EVENTS], ids=["cedar-plain", "fir-event-stream"])
+@pytest.fixture(params=[PLAIN, EVENTS], ids=["plain", "event-stream"])
 def running(request: pytest.FixtureRequest) -> Iterator[Running]:
     with (
         FakeHeroku() as heroku,
