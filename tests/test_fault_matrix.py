@@ -408,7 +408,7 @@ def _setting(name: str, suffix: str = "") -> Callable[[Any, str], None]:
 
 
 def _logplex_url(rig: Any, url: str) -> None:
-    rig.heroku.logplex_url = f"{url}/sessions/5e1f8c2a?srv={SESSION_TOKEN}"
+    rig.heroku.logplex_url = f"{url}/stream?tail=false&token={SESSION_TOKEN}"
 
 
 def _every(request: Request) -> bool:
@@ -427,7 +427,7 @@ DATA = Target(
 LOG_SESSION = Target(
     lambda rig: rig.heroku, lambda r: r.path.endswith("/log-sessions"), _setting("heroku_api_url")
 )
-LOGPLEX = Target(lambda rig: rig.logplex, lambda r: r.path.startswith("/sessions/"), _logplex_url)
+LOGPLEX = Target(lambda rig: rig.logplex, lambda r: r.path == "/stream", _logplex_url)
 SENTRY = Target(lambda rig: rig.sentry, _every, _setting("sentry_api_url"))
 SLACK = Target(lambda rig: rig.slack, _every, _setting("slack_api_url", "/api/"))
 ALERTMANAGER = Target(lambda rig: rig.alertmanager, _every, _setting("alertmanager_url"))

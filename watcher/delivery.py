@@ -68,6 +68,10 @@ class DeliveryMetrics(Protocol):
 
     def notification_failed(self, channel: str, reason: str) -> None: ...
 
+    def notification_failed_for_good(self, channel: str, reason: str) -> None: ...
+
+    def notifications_pending(self, pending: int) -> None: ...
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -141,7 +145,12 @@ class Delivery:
                     break
                 now = self._clock.now()
                 if self._paused_until is not None and now < self._paused_until:
-                    break
+                    # Slack asked for a pause (429 Retry-After): a run with a budget waits it
+                    # out when it ends within the budget, rather than leaving a page pending
+                    # until the next run (15 minutes from cron for one second asked).
+                    if not self._wait_out_pause(now, deadline, stop):
+                        break
+                    continue
                 item = self._next_deliverable(now)
                 if item is None:
                     break
@@ -149,7 +158,23 @@ class Delivery:
         finally:
             self._lock.release()
         report.pending = self._store.outbox_counts().get(QUEUED, 0)
+        if self._metrics is not None:
+            self._metrics.notifications_pending(report.pending)
         return report
+
+    def _wait_out_pause(
+        self, now: datetime, deadline: float | None, stop: threading.Event | None
+    ) -> bool:
+        """Wait until the pause ends if that fits the budget; False if it does not (or stopped)."""
+        assert self._paused_until is not None
+        wait = (self._paused_until - now).total_seconds()
+        if deadline is None or self._clock.monotonic() + wait >= deadline:
+            return False
+        log.info("Slack asked to wait %.1f s; waiting within this run's budget", wait)
+        if stop is not None:
+            return not self._clock.wait(stop, wait)
+        self._clock.sleep(wait)
+        return True
 
     def health(self) -> Failure | None:
         """The last permanent failure, until a later message gets through (never raises)."""
@@ -293,8 +318,11 @@ class Delivery:
 
     def _fail(self, item: OutboxItem, error: DeliveryError, report: DeliveryReport) -> None:
         failure = Failure(error.reason, fix_for(error.reason))
-        if error.reason == "not_configured" and self._metrics is not None:
-            self._metrics.notification_failed("slack", error.reason)
+        channel = self._transport.channel_name if self._transport else "slack"
+        if self._metrics is not None:
+            if error.reason == "not_configured":
+                self._metrics.notification_failed(channel, error.reason)
+            self._metrics.notification_failed_for_good(channel, error.reason)
         self._health, self._health_loaded = failure, True
         self._store.mark_failed(item.id, error.reason)
         self._store.set_watch_value(

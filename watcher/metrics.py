@@ -8,7 +8,14 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from checks import sentry
+from checks.log_patterns import catalogue
+from watcher.check_names import CHECK_NAMES
 from watcher.runner import CheckReport
+
+# A value not observed yet: exported from the first scrape, and no comparison is true of it
+# (`== 0` would read a gate not yet decided as CLOSED, a check not yet run as OK).
+NOT_YET = float("nan")
+CHANNELS = ("slack", "alertmanager")
 
 # A check's own metric -> the exported gauge it sets (unlabelled gauges only).
 _CHECK_GAUGES: dict[tuple[str, str], tuple[str, str]] = {
@@ -86,8 +93,21 @@ class Metrics:
         )
         self._notification_failures = Counter(
             "watcher_notification_failures",
-            "failed notification attempts, by reason (permanent ones are not retried)",
+            "failed notification attempts, by reason (a 429 retried and delivered counts here too)",
             ["channel", "reason"],
+            registry=registry,
+        )
+        # Counted apart from attempts: these messages reached no one (the alert rules page on
+        # them, never on a retried attempt).
+        self._notifications_failed = Counter(
+            "watcher_notifications_failed",
+            "notifications that failed for good (not retried), by reason",
+            ["channel", "reason"],
+            registry=registry,
+        )
+        self._notifications_pending = Gauge(
+            "watcher_notifications_pending",
+            "notifications queued and not yet delivered, after the last delivery pass",
             registry=registry,
         )
         self._log_lines = Counter(
@@ -127,11 +147,31 @@ class Metrics:
         self._elapsed = Gauge(
             "watcher_watch_elapsed_seconds", "seconds since T0", registry=registry
         )
-        # Created with the first verdict: an unlabelled gauge would read 0 (CLOSED) before it.
-        self._gate: Gauge | None = None
+        # NaN until the first verdict: 0 would read CLOSED before anything was decided.
+        self._gate = Gauge(
+            "watcher_rm11_gate_open",
+            "1 if the RM-11 gate is open (7.4): no alert in the 4-hour watch, Sentry clean;"
+            " NaN until known",
+            registry=registry,
+        )
+        self._gate.set(NOT_YET)
         Gauge("watcher_build_info", "the watcher's version", ["version"], registry=registry).labels(
             version
         ).set(1)
+        self._notifications_pending.set(0)
+        self._export_known_labels()
+
+    def _export_known_labels(self) -> None:
+        """Every series whose labels are known now, from the first scrape (SPEC 6)."""
+        for name in CHECK_NAMES:
+            for gauge in (self._state, self._duration, self._last_run):
+                gauge.labels(name).set(NOT_YET)
+        for name in ("pg_info", "pg_connections"):
+            self._pg_connections.labels(name).set(NOT_YET)
+        for kind in sentry.KINDS:
+            self._sentry_new.labels(kind).set(NOT_YET)
+        # Pattern ids do not depend on the role.
+        self.start_counting((p.id for p in catalogue("")), CHANNELS)
 
     def observe(
         self,
@@ -158,13 +198,21 @@ class Metrics:
                 self._pg_connections.labels(name).set(values["connections"])
             if name == sentry.NAME and "new_issues" in values:
                 for kind in sentry.KINDS:
-                    self._sentry_new.labels(kind).set(values[f"new_issues_{kind}"])
+                    self._sentry_new.labels(kind).set(values.get(f"new_issues_{kind}", 0.0))
 
     def notification_sent(self, channel: str) -> None:
         self._notifications.labels(channel).inc()
 
     def notification_failed(self, channel: str, reason: str) -> None:
+        """One failed attempt (it may be retried and delivered)."""
         self._notification_failures.labels(channel, reason).inc()
+
+    def notification_failed_for_good(self, channel: str, reason: str) -> None:
+        """A message that will not be retried: it reached no one."""
+        self._notifications_failed.labels(channel, reason).inc()
+
+    def notifications_pending(self, pending: int) -> None:
+        self._notifications_pending.set(pending)
 
     def alerts(self, firing: Iterable[str]) -> None:
         """Set the firing alerts; those no longer firing read 0."""
@@ -211,12 +259,4 @@ class Metrics:
     def watch(self, elapsed_seconds: float, gate_open: bool | None) -> None:
         """Where the watch is on its timeline, and the RM-11 gate (unset until known)."""
         self._elapsed.set(max(0.0, elapsed_seconds))
-        if gate_open is None:
-            return
-        if self._gate is None:
-            self._gate = Gauge(
-                "watcher_rm11_gate_open",
-                "1 if the RM-11 gate is open (7.4): no alert in the 4-hour watch, Sentry clean",
-                registry=self.registry,
-            )
-        self._gate.set(1 if gate_open else 0)
+        self._gate.set(NOT_YET if gate_open is None else 1 if gate_open else 0)

@@ -180,3 +180,78 @@ def test_offset_times_in_the_summary_are_utc(heroku: FakeHeroku, logplex: FakeLo
     assert f"last at {utc:%H:%M:%S}Z" in run(heroku).summary
     logplex.history = [f"{utc.astimezone(minus_7).isoformat()} app[web.1]: GET / 200"]
     assert f"{utc:%H:%M}Z to {utc:%H:%M}Z" in run(heroku).summary
+
+
+def test_a_quiet_app_reaches_back_from_now(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
+    logplex.history = [at(180 - m, "app[web.1]: GET / 200") for m in range(10)]
+    assert "they reach back 180 min;" in run(heroku).summary + ";"
+
+
+def test_short_history_says_older_lines_are_gone(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
+    logplex.history = quiet_history(1500, 12)
+    result = run(heroku)
+    assert "they reach back 12 min, less than 30 min: older lines are gone" in result.summary
+    assert result.metrics["lines"] == 1500
+
+
+def test_stream_cut_mid_line_counts_whole_lines_and_says_so(
+    heroku: FakeHeroku, logplex: FakeLogplex
+) -> None:
+    logplex.history = [
+        *quiet_history(20),
+        at(1, "app[web.1]: sqlite3.OperationalError: database is locked"),
+    ]
+    logplex.tail = True
+    logplex.cut_stream(b"2026-05-16T16:48:00+00:00 app[web.1]: permission den")
+    result = run(heroku)
+    assert result.state == State.CRITICAL  # the whole sqlite line counted
+    assert [f.id for f in result.findings] == [
+        "logs.sqlite",
+        "logs.operational_error",
+        "logs.stream",
+    ]
+    assert "log stream broke after 21 lines" in result.summary
+    assert "permission_denied" not in result.summary  # the half line is not counted
+
+
+def test_stream_that_never_ends_is_cut_at_the_budget(
+    heroku: FakeHeroku, logplex: FakeLogplex
+) -> None:
+    logplex.history = quiet_history(10)
+    logplex.tail = True  # a session that keeps streaming
+    from checks.clock import SystemClock
+
+    real = SystemClock()
+    with httpx.Client() as http:
+        api = HerokuApi(
+            http, HerokuConfig(heroku.url, heroku.url, heroku_fake.TOKEN, heroku_fake.APP), real
+        )
+        result = logs.check_recent(api, http, LogMatcher(catalogue("raptor_app")), real, 0.5)
+    assert [f.id for f in result.findings] == ["logs.stream"]
+    assert "no complete answer within" in result.summary
+
+
+def test_session_refused_is_unknown(heroku: FakeHeroku, logplex: FakeLogplex) -> None:
+    heroku.failures = [
+        json_reply({"id": "unauthorized", "message": "Invalid credentials provided."}, 401)
+    ]
+    with pytest.raises(CheckError, match="HEROKU_API_KEY"):
+        run(heroku)
+
+
+def test_logplex_error_is_unknown_without_the_session_token(
+    heroku: FakeHeroku, logplex: FakeLogplex
+) -> None:
+    logplex.status = 503
+    with pytest.raises(CheckError) as caught:
+        run(heroku)
+    assert str(caught.value) == "Logplex answered HTTP 503"
+    assert SESSION_TOKEN not in str(caught.value)
+
+
+def test_logplex_unreachable_is_unknown(heroku: FakeHeroku) -> None:
+    heroku.logplex_url = f"http://127.0.0.1:9/sessions/x?srv={SESSION_TOKEN}"
+    with pytest.raises(CheckError) as caught:
+        run(heroku)
+    assert "Logplex stream unusable: connection refused" in str(caught.value)
+    assert SESSION_TOKEN not in str(caught.value)

@@ -45,8 +45,11 @@ class FakeLogplex(FakeServer):
 
     @property
     def session_url(self) -> str:
-        """A session URL shaped as the CLI's Cedar fixture (`/stream?tail=...&token=...`)."""
-        return f"{self.url}/stream?tail={str(self.tail).lower()}&token={SESSION_TOKEN}"
+        """A session URL shaped as the CLI's Cedar fixture (`/stream?...&token=...`).
+
+        Its sessions follow the fake's `tail` and `replay` as they are when it is read.
+        """
+        return f"{self.url}/stream?token={SESSION_TOKEN}"
 
     def session_for(self, lines: int, tail: bool) -> str:
         """The URL of a session created with `lines` and `tail`."""

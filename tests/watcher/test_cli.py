@@ -362,6 +362,21 @@ def test_notify_pages_once_across_two_runs_and_resolves(
     assert len(slack.replies(paged.ts)) == 1
 
 
+def test_notify_waits_out_a_short_429_and_pages_in_the_same_run(
+    slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    # Slack's 429 with Retry-After: 1 (as slack_sdk reads it): one second fits the run's
+    # delivery budget (WATCHER_CHECK_TIMEOUT), so the page goes out now, not at the next run.
+    healthz_server.reply = healthy(db="sqlite")
+    slack.fail_next(FakeSlack.ratelimited(retry_after=1))
+    done = watcher("once", "--check", "healthz", "--notify", "--json", env=slack_env, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert json.loads(done.stdout)["notifications"] == {"sent": 1, "pending": 0, "failed": []}
+    (paged,) = slack.top_level()
+    assert (paged.text or "").startswith("<@U024BE7LH> CRITICAL raxx-api-prod healthz")
+    assert len(slack.calls("chat.postMessage")) == 2
+
+
 def test_notify_that_reaches_no_one_exits_at_least_3(
     slack_env: dict[str, str], slack: FakeSlack, healthz_server: FakeHealthz, tmp_path: Path
 ) -> None:

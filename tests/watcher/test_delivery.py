@@ -77,6 +77,38 @@ def test_a_429_waits_for_retry_after_and_holds_back_every_message(
     assert outbox.failures("ratelimited") == 1
 
 
+def test_a_429_that_fits_the_budget_is_waited_out_and_retried_in_the_same_run(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    # `once --notify` (from cron): Slack's 429 with Retry-After: 1 is waited out, not left
+    # pending for the next run; the wait moves the test clock, nothing sleeps.
+    slack.fail_next(FakeSlack.ratelimited(retry_after=1))
+    outbox.queue("CRITICAL page")
+    started = clock.monotonic()
+    report = outbox.delivery.deliver(budget=10)
+    assert (report.sent, report.pending, report.failed) == (1, 0, [])
+    assert texts(slack) == ["CRITICAL page"]
+    assert clock.slept == [1.0]
+    assert clock.monotonic() - started == 1.0
+    assert len(slack.calls("chat.postMessage")) == 2
+    # One failed attempt, no message failed for good, nothing left: nothing to page about.
+    assert outbox.failures("ratelimited") == 1
+    assert outbox.registry.get_sample_value(
+        "watcher_notifications_failed_total", {"channel": "slack", "reason": "ratelimited"}
+    ) in (None, 0)
+    assert outbox.registry.get_sample_value("watcher_notifications_pending") == 0
+
+
+def test_a_429_longer_than_the_budget_stays_pending(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock
+) -> None:
+    slack.fail_next(FakeSlack.ratelimited(retry_after=30))
+    outbox.queue("CRITICAL page")
+    report = outbox.delivery.deliver(budget=10)
+    assert (report.sent, report.pending) == (0, 1)
+    assert clock.slept == []  # never waits past the budget
+
+
 def test_a_429_without_retry_after_backs_off(
     outbox: Outbox, slack: FakeSlack, clock: FakeClock
 ) -> None:
@@ -174,6 +206,18 @@ def test_permanent_errors_stop_that_message_loudly(
     clock.advance(3600)
     assert outbox.delivery.deliver().sent == 0  # never retried in this process
     assert texts(slack) == ["next"]
+
+
+def test_a_message_failed_for_good_is_counted_apart_from_attempts(
+    outbox: Outbox, slack: FakeSlack
+) -> None:
+    slack.fail_next(FakeSlack.error("channel_not_found"))
+    outbox.queue("CRITICAL page", "WARNING")
+    report = outbox.delivery.deliver()
+    assert [f.reason for f in report.failed] == ["channel_not_found"]
+    labels = {"channel": "slack", "reason": "channel_not_found"}
+    assert outbox.registry.get_sample_value("watcher_notifications_failed_total", labels) == 1
+    assert outbox.failures("channel_not_found") == 1
 
 
 def test_health_is_unknown_until_a_message_gets_through(outbox: Outbox, slack: FakeSlack) -> None:

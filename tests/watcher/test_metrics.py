@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from checks import sentry
 from checks.result import Finding, Result, State
 from tests.support.clock import CUTOVER
+from watcher.check_names import CHECK_NAMES
 from watcher.metrics import Metrics
 from watcher.runner import CheckReport
 
 
 def sentry_report(**counts: float) -> CheckReport:
     metrics = {"new_issues": sum(counts.values()), "requests": 2.0}
-    metrics |= {
-        f"new_issues_{k}": 0.0
-        for k in ("operational_error", "programming_error", "role_missing", "fatal", "other")
-    }
+    metrics |= {f"new_issues_{k}": 0.0 for k in sentry.KINDS}
     metrics |= {f"new_issues_{k}": v for k, v in counts.items()}
     state = State.CRITICAL if counts.get("operational_error") else State.OK
     return CheckReport("sentry", "5.5", Result(state, "s", metrics), 0.25)
@@ -87,7 +88,9 @@ def test_two_watchers_have_separate_registries() -> None:
     first, second = CollectorRegistry(), CollectorRegistry()
     Metrics(first, "0.1.0").observe([sentry_report(other=1)], CUTOVER)
     Metrics(second, "0.1.0")
-    assert second.get_sample_value("watcher_sentry_new_issues", {"kind": "other"}) is None
+    unobserved = second.get_sample_value("watcher_sentry_new_issues", {"kind": "other"})
+    assert unobserved is not None and math.isnan(unobserved)  # exported, not yet observed
+    assert first.get_sample_value("watcher_sentry_new_issues", {"kind": "other"}) == 1
 
 
 def test_pg_info_values_map_to_the_pg_gauges() -> None:
@@ -147,12 +150,82 @@ def test_notifications_are_counted_by_channel_and_reason() -> None:
     )
 
 
-def test_the_gate_is_absent_until_a_verdict_exists() -> None:
+def test_the_gate_is_exported_from_the_first_scrape_and_undecided_until_a_verdict() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry, "0.1.0")
+    undecided = registry.get_sample_value("watcher_rm11_gate_open")
+    assert undecided is not None and math.isnan(undecided)  # neither OPEN (1) nor CLOSED (0)
     metrics.watch(600, None)
-    assert registry.get_sample_value("watcher_rm11_gate_open") is None
+    undecided = registry.get_sample_value("watcher_rm11_gate_open")
+    assert undecided is not None and math.isnan(undecided)
     assert registry.get_sample_value("watcher_watch_elapsed_seconds") == 600
     metrics.watch(900, True)
+    assert registry.get_sample_value("watcher_rm11_gate_open") == 1
     metrics.watch(14400, False)
     assert registry.get_sample_value("watcher_rm11_gate_open") == 0
+
+
+# SPEC section 6 metrics this watcher has today whose label values are known at start (those
+# of alerts and failure reasons appear with their first alert or failure).
+FIRST_SCRAPE = {
+    "watcher_check_state": {"check"},
+    "watcher_check_duration_seconds": {"check"},
+    "watcher_check_last_run_timestamp_seconds": {"check"},
+    "watcher_healthz_up": set(),
+    "watcher_healthz_latency_seconds": set(),
+    "watcher_pg_available": set(),
+    "watcher_pg_connections": {"check"},
+    "watcher_pg_connection_limit": set(),
+    "watcher_pg_plan_connection_limit": set(),
+    "watcher_public_tables": set(),
+    "watcher_public_tables_baseline": set(),
+    "watcher_sentry_new_issues": {"kind"},
+    "watcher_log_lines_total": set(),
+    "watcher_log_matches_total": {"pattern"},
+    "watcher_log_stream_up": set(),
+    "watcher_log_stream_reconnects_total": set(),
+    "watcher_notifications_total": {"channel"},
+    "watcher_watch_elapsed_seconds": set(),
+    "watcher_rm11_gate_open": set(),
+    "watcher_build_info": {"version"},
+}
+
+
+def test_every_spec_metric_is_exported_from_the_first_scrape() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, "0.1.0")
+    scraped = generate_latest(registry).decode()
+    samples = {
+        sample.name: set(sample.labels)
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    missing = {name for name in FIRST_SCRAPE if name not in samples}
+    assert not missing, missing
+    assert {name: samples[name] for name in FIRST_SCRAPE} == FIRST_SCRAPE
+    states = {
+        s.labels["check"]: s.value
+        for f in text_string_to_metric_families(scraped)
+        for s in f.samples
+        if s.name == "watcher_check_state"
+    }
+    assert set(states) == set(CHECK_NAMES) and all(math.isnan(v) for v in states.values())
+    assert registry.get_sample_value("watcher_log_matches_total", {"pattern": "log_dropped"}) == 0
+
+
+def test_failed_attempts_and_messages_failed_for_good_are_counted_apart() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    metrics.notification_failed("slack", "ratelimited")
+    metrics.notification_failed("slack", "channel_not_found")
+    metrics.notification_failed_for_good("slack", "channel_not_found")
+    labels = {"channel": "slack", "reason": "channel_not_found"}
+    assert registry.get_sample_value("watcher_notification_failures_total", labels) == 1
+    assert registry.get_sample_value("watcher_notifications_failed_total", labels) == 1
+    assert (
+        registry.get_sample_value(
+            "watcher_notifications_failed_total", {"channel": "slack", "reason": "ratelimited"}
+        )
+        is None
+    )
+    assert registry.get_sample_value("watcher_notifications_pending") == 0
