@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import queue
 import random
 import signal
 import statistics
@@ -137,9 +138,9 @@ class TimedLogplex(FakeLogplex):
         super().__enter__()
         return self
 
-    def _chunks(self, replay: list[str]) -> Iterator[bytes]:
+    def _chunks(self, replay: list[str], live: queue.Queue[object], tail: bool) -> Iterator[bytes]:
         self.sessions += 1
-        return super()._chunks(replay)
+        return super()._chunks(replay, live, tail)
 
     def _framed(self, line: str) -> bytes:
         # The chunk is written as soon as this returns.
