@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from tests.support import heroku_cli
+from tests.support.postgres import PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT = 60.0
@@ -31,13 +32,16 @@ def read_exports(process: subprocess.Popen[str]) -> dict[str, str]:
     return exports
 
 
-def test_fakes_serve_the_watcher_and_the_heroku_cli_until_stopped(tmp_path: Path) -> None:
+def test_fakes_serve_the_watcher_and_the_heroku_cli_until_stopped(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("WATCHER_", "HEROKU_", "SENTRY_", "SLACK_", "DATABASE_"))
-        or k == "WATCHER_TEST_DATABASE_URL"
     }
+    # The session's PostgreSQL server, as the tests use it: no second server to start.
+    env["WATCHER_TEST_DATABASE_URL"] = pg_server.admin_url
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.serve_fakes", "--pg", "busy"],
         cwd=ROOT,
