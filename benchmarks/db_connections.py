@@ -31,6 +31,7 @@ import httpx
 
 from checks.clock import SystemClock
 from checks.database import APPLICATION_NAME
+from checks.registry import NAMES as CHECK_NAMES
 from checks.result import State
 from tests.fakes.http import closed_port
 from tests.support.postgres import (
@@ -43,7 +44,6 @@ from tests.support.postgres import (
 )
 from tests.support.runbook_schema import TABLE_COUNT
 from watcher import __version__
-from watcher.check_names import CHECK_NAMES
 from watcher.checkset import CheckSet
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, run_checks

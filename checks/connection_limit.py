@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from checks.check import CheckSettings
 from checks.result import Finding, State
 
 
@@ -15,6 +16,15 @@ class ConnectionThresholds:
     limit: int = 25
     warn_ratio: float = 0.6
     crit_ratio: float = 0.8
+
+
+def thresholds_of(settings: CheckSettings) -> ConnectionThresholds:
+    """The thresholds the settings give."""
+    return ConnectionThresholds(
+        settings.pg_connection_limit,
+        settings.pg_connection_warn_ratio,
+        settings.pg_connection_crit_ratio,
+    )
 
 
 def effective_limit(thresholds: ConnectionThresholds, server_limit: int | None) -> int:

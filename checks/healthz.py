@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import httpx
 
+from checks.check import GATE, ROLLBACK, Advice, Check, Doc, GaugeSpec, Sources
 from checks.clock import Clock
 from checks.http_api import transport_reason
-from checks.result import Finding, Result, State
+from checks.result import Finding, Observation, Result, State
 
 NAME = "healthz"
 SOP = "5.1, 7.1, 7.3"
@@ -34,17 +35,49 @@ class _Response:
     truncated: bool
 
 
+@dataclass(frozen=True)
+class HealthzObservation(Observation):
+    """One probe: how fast, what status, whether it counts as up, and the db it named."""
+
+    latency_seconds: float | None
+    status_code: int | None
+    up: bool
+    db: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the probe got: an answer and how long it took, or why there was none."""
+
+    response: _Response | None
+    latency: float = 0.0
+    unreachable: str | None = None  # the transport's reason; None with no response: timeout
+
+
 def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result:
     """GET the endpoint; the watched service's own failures are CRITICAL, slowness WARNING."""
+    return evaluate(probe(client, options, clock), options)
+
+
+def probe(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Answer:
+    """GET the endpoint once, within the options' timeout."""
     started = clock.monotonic()
     try:
         response = _get(client, options, clock, started + options.timeout)
     except (httpx.TimeoutException, _Deadline):
-        return timed_out(options.timeout)
+        return Answer(None)
     except httpx.HTTPError as exc:
-        return _critical("unreachable", f"unreachable: {transport_reason(exc)}", {"up": 0.0})
-    latency = clock.monotonic() - started
-    metrics = {"latency_seconds": round(latency, 6), "status_code": float(response.status)}
+        return Answer(None, unreachable=transport_reason(exc))
+    return Answer(response, clock.monotonic() - started)
+
+
+def evaluate(answer: Answer, options: HealthzOptions) -> Result:
+    """No answer, a wrong answer or one naming another database is CRITICAL; slow is WARNING."""
+    response, latency = answer.response, answer.latency
+    if response is None:
+        if answer.unreachable is None:
+            return timed_out(options.timeout)
+        return _critical("unreachable", f"unreachable: {answer.unreachable}")
     findings, payload = _evaluate(response)
     if latency > options.slow_after:
         findings.append(
@@ -54,15 +87,21 @@ def check(client: httpx.Client, options: HealthzOptions, clock: Clock) -> Result
                 f"slow: answered in {latency:.1f} s (over {options.slow_after:g} s)",
             )
         )
-    metrics["up"] = 0.0 if any(f.state == State.CRITICAL for f in findings) else 1.0
+    db = payload.get("db")
+    observation = HealthzObservation(
+        latency_seconds=round(latency, 6),
+        status_code=response.status,
+        up=not any(f.state == State.CRITICAL for f in findings),
+        db=db if isinstance(db, str) else None,
+    )
     version = f", version={_shown(payload['version'])}" if payload.get("version") else ""
     ok = f"db={EXPECTED_DB}, status=ok{version} in {latency * 1000:.0f} ms"
-    return Result.from_findings(findings, ok, metrics)
+    return Result.from_findings(findings, ok, observation)
 
 
 def timed_out(seconds: float) -> Result:
     """No complete answer in time: the watched service is too slow to count as up."""
-    return _critical("timeout", f"no complete answer within {seconds:g} s", {"up": 0.0})
+    return _critical("timeout", f"no complete answer within {seconds:g} s")
 
 
 class _Deadline(Exception):
@@ -142,8 +181,10 @@ def _finding(kind: str, summary: str) -> Finding:
     return Finding(f"{NAME}.{kind}", State.CRITICAL, summary)
 
 
-def _critical(kind: str, summary: str, metrics: dict[str, float]) -> Result:
-    return Result.from_findings([_finding(kind, summary)], "", metrics)
+def _critical(kind: str, summary: str) -> Result:
+    return Result.from_findings(
+        [_finding(kind, summary)], "", HealthzObservation(None, None, up=False)
+    )
 
 
 def _shown(value: object) -> str:
@@ -154,3 +195,63 @@ def _shown(value: object) -> str:
     # Verbatim (not repr) so secret masking still recognises it; control characters replaced.
     shown = "".join(c if c.isprintable() else "?" for c in text[:40])
     return f"'{shown}...'" if len(text) > 40 else f"'{shown}'"
+
+
+def _options(sources: Sources) -> HealthzOptions:
+    return HealthzOptions(sources.settings.healthz_url, timeout=sources.budget)
+
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    probe=lambda sources: probe(sources.http(), _options(sources), sources.clock),
+    evaluate=lambda answer, sources: evaluate(answer, _options(sources)),
+    # The healthz endpoint is the watched service: no answer in time is its failure.
+    on_timeout=timed_out,
+    # A blip of the network, not a broken contract: these fire only when seen again.
+    transport=frozenset({"unreachable", "timeout", "http_status", "maintenance", "slow"}),
+    advice=(
+        (
+            "db_sqlite",
+            Advice(
+                "5.1, 7.3",
+                f"the app runs on SQLite again: check DATABASE_URL; {ROLLBACK}; {GATE}",
+            ),
+        ),
+        (
+            "db_unexpected",
+            Advice(
+                "5.1", f"healthz names an unexpected database: check DATABASE_URL (4.8); {GATE}"
+            ),
+        ),
+        (
+            "maintenance",
+            Advice(
+                "4.9, 5.1", "maintenance mode is on: turn it off only once healthz passes (4.9)"
+            ),
+        ),
+        (
+            "slow",
+            Advice(
+                "7.1",
+                "healthz is slow: look at pg:info connections and the router's service times",
+            ),
+        ),
+        (
+            "",
+            Advice(
+                "5.1, 7.3", f"the API is failing: read `heroku logs` for the reason (5.1); {GATE}"
+            ),
+        ),
+    ),
+    gauges=(
+        GaugeSpec("watcher_healthz_up", "1 if /healthz answered correctly", "up"),
+        GaugeSpec("watcher_healthz_latency_seconds", "/healthz latency", "latency_seconds"),
+    ),
+    doc=Doc(
+        "`GET WATCHER_HEALTHZ_URL`",
+        "`db` is `sqlite` or anything but `postgresql`, `status` not `ok`, non-200 (503"
+        " maintenance page named as such), body not JSON, unreachable, timeout",
+        "answered in over 2 s",
+    ),
+)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
 
+from checks.check import GATE, ROLLBACK, Advice, Check, Doc, Need
 from checks.clock import Clock
 from checks.heroku_api import FIR, HerokuApi
 from checks.http_api import transport_reason
@@ -14,7 +15,8 @@ from checks.log_line import parse
 from checks.log_patterns import LogMatcher
 from checks.log_stream import stream_lines
 from checks.log_tally import LogTally
-from checks.result import CheckError, Finding, Result, State
+from checks.log_window import Coverage, LogWindow
+from checks.result import PREFIX, CheckError, Finding, Observation, Result, State
 
 NAME = "logs"
 SOP = "7.1, 7.2, 7.3, 2.3"
@@ -28,23 +30,21 @@ ACCEPT = "text/event-stream"
 
 
 @dataclass(frozen=True)
-class Coverage:
-    """How much of the log the counts stand on, in words for the summary."""
+class LogsObservation(Observation):
+    """Lines read, and matches per pattern in the last 30 minutes."""
 
-    text: str
-    problem: str | None = None  # a stream problem, reported as its own finding
-    # Recent stream gaps the replay could not cover ("lines between ... may be lost").
-    gaps: tuple[str, ...] = ()
+    lines: int
+    matches: dict[str, int] = field(default_factory=dict, metadata={PREFIX: "matches_"})
 
 
 def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Coverage) -> Result:
     """A finding per pattern matched in the last 30 minutes, by each line's own time."""
     since = now - WINDOW
     findings: list[Finding] = []
-    metrics: dict[str, float] = {"lines": float(tally.lines)}
+    matches: dict[str, int] = {}
     for pattern in matcher.patterns:
         recent = tally.count_since(pattern.id, since)
-        metrics[f"matches_{pattern.id}"] = float(recent)
+        matches[pattern.id] = recent
         counts = tally.patterns.get(pattern.id)
         if recent and counts is not None and counts.last is not None:
             sop = "" if pattern.sop == "-" else f"SOP {pattern.sop}: "
@@ -62,14 +62,24 @@ def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Cove
         # Logplex keeps only so many lines: what was written meanwhile was not seen.
         findings.append(Finding(f"{NAME}.stream_gap", State.WARNING, "; ".join(coverage.gaps[-3:])))
     return Result.from_findings(
-        findings, f"no incident patterns in the last 30 min; {coverage.text}", metrics
+        findings,
+        f"no incident patterns in the last 30 min; {coverage.text}",
+        LogsObservation(tally.lines, matches),
     )
 
 
 def check_recent(
     api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
 ) -> Result:
-    """`watcher once`: a one-shot log session of what Logplex keeps, scanned.
+    """`watcher once`: a one-shot log session of what Logplex keeps, scanned."""
+    window = read_recent(api, http, matcher, clock, budget)
+    return evaluate(window.tally, window.matcher, window.read_at, window.coverage)
+
+
+def read_recent(
+    api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
+) -> LogWindow:
+    """A one-shot log session of what Logplex keeps, counted (the probe of `watcher once`).
 
     Cedar or Fir comes from the app (`generation`), never from how the stream is framed.
     """
@@ -95,7 +105,7 @@ def check_recent(
             raise CheckError(f"{LOGPLEX} stream unusable: {reason}") from None
         problem = f"log stream broke after {tally.lines} lines: {reason}; counted those"
     now = clock.now()
-    return evaluate(tally, matcher, now, Coverage(_covered(tally, now), problem))
+    return LogWindow(tally, matcher, now, Coverage(_covered(tally, now), problem))
 
 
 def _read(
@@ -135,3 +145,55 @@ def _covered(tally: LogTally, now: datetime) -> str:
     return (
         f"read the last {tally.lines} lines Logplex keeps, {first:%H:%M}Z to {last:%H:%M}Z; {reach}"
     )
+
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    needs=(Need.HEROKU,),
+    probe=lambda sources: sources.log(),
+    evaluate=lambda window, sources: evaluate(
+        window.tally, window.matcher, window.read_at, window.coverage
+    ),
+    advice=(
+        ("permission_denied", Advice("4.6, 7.3", f"grant drift: re-run step 4.6 grants; {GATE}")),
+        (
+            "role_missing",
+            Advice("4.4, 4.8", f"the app role is gone: recreate it (4.4), re-run 4.6; {ROLLBACK}"),
+        ),
+        (
+            "sqlite",
+            Advice(
+                "7.1, 7.2", f"SQLite in the logs: the app writes to an ephemeral file; {ROLLBACK}"
+            ),
+        ),
+        (
+            "too_many_connections",
+            Advice(
+                "7.3",
+                f"connections exhausted: find the pool leak (pg:info, pg_stat_activity); {GATE}",
+            ),
+        ),
+        (
+            "crash",
+            Advice("2.3, 5.5", f"the dyno crashed: read the crash in the logs; {ROLLBACK}; {GATE}"),
+        ),
+        (
+            "restart_loop",
+            Advice("2.3", f"the dyno is in a restart loop: read why it stops; {ROLLBACK}; {GATE}"),
+        ),
+        (
+            "stream",
+            Advice(
+                "7.1",
+                "the log stream broke: the watcher reconnects; `heroku logs --tail` meanwhile",
+            ),
+        ),
+        ("", Advice("7.1", f"errors after the cutover: open them in Sentry and the logs; {GATE}")),
+    ),
+    doc=Doc(
+        "Heroku log stream",
+        "a CRITICAL pattern (catalogue below) matched in the last 30 min",
+        "a WARNING pattern matched in the last 30 min",
+    ),
+)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from checks.check import Advice, Check, Doc, Need, Sources
 from checks.database import Database
-from checks.result import Baseline, Finding, Result, State
+from checks.result import Baseline, Finding, Observation, Result, State
 
 NAME = "migrations"
 SOP = "4.10, 5.4"
@@ -25,9 +28,17 @@ def revision_of(revisions: list[str] | None) -> str | None:
     return ",".join(revisions) if revisions else None
 
 
+@dataclass(frozen=True)
+class MigrationsObservation(Observation):
+    """The alembic revision (several joined by commas on branches); None: missing or empty."""
+
+    revision: str | None
+
+
 def evaluate(revisions: list[str] | None, baseline: Baseline | None) -> Result:
     """Missing or empty is CRITICAL; a revision other than the baseline is WARNING."""
     revision = revision_of(revisions)
+    observed = MigrationsObservation(revision)
     if revision is None:
         what = "is missing" if revisions is None else "is empty"
         return Result.from_findings(
@@ -40,10 +51,11 @@ def evaluate(revisions: list[str] | None, baseline: Baseline | None) -> Result:
                 )
             ],
             "",
+            observed,
         )
     if baseline is None or revision == baseline.value:
         source = baseline.source if baseline else "no baseline"
-        return Result.from_findings((), f"revision {revision} ({source})")
+        return Result.from_findings((), f"revision {revision} ({source})", observed)
     return Result.from_findings(
         [
             Finding(
@@ -54,4 +66,35 @@ def evaluate(revisions: list[str] | None, baseline: Baseline | None) -> Result:
             )
         ],
         "",
+        observed,
     )
+
+
+def _evaluate(revisions: list[str] | None, sources: Sources) -> Result:
+    revision = revision_of(revisions)
+    if revision is None:
+        return evaluate(revisions, None)
+    configured = sources.settings.expected_revision
+    return evaluate(
+        revisions,
+        sources.baseline("revision", configured, "WATCHER_EXPECTED_REVISION", revision),
+    )
+
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    needs=(Need.DATABASE,),
+    probe=lambda sources: probe(sources.database()),
+    evaluate=_evaluate,
+    advice=(
+        (
+            "",
+            Advice(
+                "4.10, 5.4",
+                "the alembic revision differs from 4.10: re-run step 4.1 if below head",
+            ),
+        ),
+    ),
+    doc=Doc("`alembic_version`", "table missing or empty", "revision differs from the baseline"),
+)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from checks.connection_limit import ConnectionThresholds, evaluate_connections
+from dataclasses import dataclass
+
+from checks.check import Check, Doc, GaugeSpec, Need
+from checks.connection_limit import ConnectionThresholds, evaluate_connections, thresholds_of
 from checks.database import Database
-from checks.result import Result
+from checks.pg_info import CONNECTIONS_ADVICE
+from checks.result import Observation, Result
 
 NAME = "pg_connections"
 SOP = "7.3"
@@ -22,16 +26,56 @@ SELECT
 """
 
 
+@dataclass(frozen=True)
+class PgConnectionsObservation(Observation):
+    """Client backends on the server, and the server's limit for them."""
+
+    connections: int
+    server_limit: int
+
+
 def check(db: Database, thresholds: ConnectionThresholds) -> Result:
     """Count every client backend, the watcher's own included, across all databases."""
+    return evaluate(probe(db), thresholds)
+
+
+def probe(db: Database) -> PgConnectionsObservation:
+    """The server-wide count of client backends and `max_connections` less the reserved."""
     ((used, server_limit),) = db.query(_COUNT)
+    return PgConnectionsObservation(int(used), int(server_limit))
+
+
+def evaluate(counted: PgConnectionsObservation, thresholds: ConnectionThresholds) -> Result:
+    """At or over a ratio of the effective limit: WARNING, then CRITICAL."""
     finding, summary = evaluate_connections(
         f"{NAME}.connections",
-        int(used),
+        counted.connections,
         thresholds,
-        int(server_limit),
+        counted.server_limit,
         "server",
         counted="counted server-wide, this watcher's own included",
     )
-    metrics = {"connections": float(used), "server_limit": float(server_limit)}
-    return Result.from_findings([finding] if finding else [], summary, metrics)
+    return Result.from_findings([finding] if finding else [], summary, counted)
+
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    needs=(Need.DATABASE,),
+    probe=lambda sources: probe(sources.database()),
+    evaluate=lambda counted, sources: evaluate(counted, thresholds_of(sources.settings)),
+    advice=(("", CONNECTIONS_ADVICE),),
+    gauges=(
+        GaugeSpec(
+            "watcher_pg_connections",
+            "connections on the watched PostgreSQL",
+            "connections",
+            (("check", NAME),),
+        ),
+    ),
+    doc=Doc(
+        "`pg_stat_activity`, server-wide",
+        "at or over 80% of the effective limit",
+        "at or over 60%",
+    ),
+)

@@ -24,11 +24,17 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from checks.check import GATE, Advice, Check, Doc, GaugeSpec, Need
 from checks.clock import Clock
-from checks.connection_limit import ConnectionThresholds, effective_limit, evaluate_connections
+from checks.connection_limit import (
+    ConnectionThresholds,
+    effective_limit,
+    evaluate_connections,
+    thresholds_of,
+)
 from checks.heroku_api import DATA, Attachment, HerokuApi
 from checks.http_api import ApiError
-from checks.result import CheckError, Finding, Result, State
+from checks.result import CheckError, Finding, Observation, Result, State
 
 NAME = "pg_info"
 SOP = "7.2, 7.3"
@@ -47,6 +53,27 @@ class Connections:
     plan_limit: int | None
 
 
+@dataclass(frozen=True)
+class PgInfoObservation(Observation):
+    """The database as Heroku reports it; connection numbers only when `N/M` was readable."""
+
+    available: bool
+    rate_limit_remaining: int | None = None
+    connections: int | None = None
+    connection_limit: int | None = None
+    plan_connection_limit: int | None = None
+    status: str | None = None
+    plan: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The Data API's answer, and the Platform API's rate limit left after it."""
+
+    info: dict[str, Any]
+    rate_limit_remaining: int | None
+
+
 class PgInfo:
     """The check, holding the DATABASE add-on it resolved so later checks skip that request."""
 
@@ -57,9 +84,14 @@ class PgInfo:
 
     def check(self, thresholds: ConnectionThresholds, budget: float) -> Result:
         """Read the database's info and judge it against SPEC section 3."""
+        answer = self.probe(budget)
+        return evaluate(answer.info, thresholds, answer.rate_limit_remaining)
+
+    def probe(self, budget: float) -> Answer:
+        """Read the database's info (pg:info's) from the Data API."""
         deadline = self._clock.monotonic() + budget
         info = self._database_info(deadline)
-        return evaluate(info, thresholds, self.api.rate_limit_remaining)
+        return Answer(info, self.api.rate_limit_remaining)
 
     def _database_info(self, deadline: float) -> dict[str, Any]:
         kept = self._attachment
@@ -105,9 +137,7 @@ def evaluate(
         raise CheckError(f"{DATA}: the answer has no Status: cannot tell if it is Available")
     status = ", ".join(status_values)
     available = status.strip().casefold() == EXPECTED_STATUS.casefold()
-    metrics: dict[str, float] = {"available": 1.0 if available else 0.0}
-    if rate_limit_remaining is not None:
-        metrics["rate_limit_remaining"] = float(rate_limit_remaining)
+    observation = PgInfoObservation(available, rate_limit_remaining, status=status)
     findings: list[Finding] = []
     if not available:
         findings.append(
@@ -141,15 +171,17 @@ def evaluate(
         )
         findings += [finding] if finding else []
         counted = finding is not None
-        metrics["connections"] = float(connections.used)
-        metrics["connection_limit"] = float(effective_limit(thresholds, connections.plan_limit))
-        if connections.plan_limit is not None:
-            metrics["plan_connection_limit"] = float(connections.plan_limit)
+        observation = replace(
+            observation,
+            connections=connections.used,
+            connection_limit=effective_limit(thresholds, connections.plan_limit),
+            plan_connection_limit=connections.plan_limit,
+        )
     else:
         connection_text, counted = connections, False
     plan_text = _clean(plan) if plan is not None else "plan not reported"
     ok = f"{plan_text}, {_clean(status)}, {connection_text}"
-    result = Result.from_findings(findings, ok, metrics)
+    result = Result.from_findings(findings, ok, replace(observation, plan=plan))
     if findings and not counted:
         # A status or plan finding alone would hide the connections the operator also watches.
         result = replace(result, summary=f"{result.summary}; {connection_text}")
@@ -199,3 +231,55 @@ def _clean(value: str) -> str:
 
 def _shown(value: str) -> str:
     return f"'{_clean(value)}'"
+
+
+CONNECTIONS_ADVICE = Advice(
+    "7.3", f"connections near the limit: find the pool leak; page the on-call; {GATE}"
+)
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    needs=(Need.HEROKU,),
+    probe=lambda sources: PgInfo(sources.heroku(), sources.clock).probe(sources.budget),
+    evaluate=lambda answer, sources: evaluate(
+        answer.info, thresholds_of(sources.settings), answer.rate_limit_remaining
+    ),
+    advice=(
+        (
+            "status",
+            Advice(
+                "1.3, 7.3", f"Postgres is not Available: STOP and wait for Heroku support; {GATE}"
+            ),
+        ),
+        (
+            "plan",
+            Advice("1.3", "the database is not on Standard 0: check the plan the runbook assumes"),
+        ),
+        ("connections", CONNECTIONS_ADVICE),
+    ),
+    gauges=(
+        GaugeSpec("watcher_pg_available", "1 if Heroku says Status: Available", "available"),
+        GaugeSpec(
+            "watcher_pg_connection_limit",
+            "effective connection limit: ceiling or plan, the lower",
+            "connection_limit",
+        ),
+        GaugeSpec(
+            "watcher_pg_plan_connection_limit",
+            "the plan's connection limit (Connections: N/M)",
+            "plan_connection_limit",
+        ),
+        GaugeSpec(
+            "watcher_pg_connections",
+            "connections on the watched PostgreSQL",
+            "connections",
+            (("check", NAME),),
+        ),
+    ),
+    doc=Doc(
+        "Heroku Data API (what `heroku pg:info` shows)",
+        "`Status` not `Available`; connections at or over 80% of the effective limit",
+        "connections at or over 60%; plan other than Standard 0",
+    ),
+)

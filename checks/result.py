@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from enum import IntEnum
 
 
@@ -40,34 +40,75 @@ class Finding:
     summary: str
 
 
+# A mapping field of an observation flattens to `<prefix><key>` metrics (e.g. `matches_crash`).
+PREFIX = "prefix"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a check measured, as typed fields: each check declares its own subclass.
+
+    Numbers (and booleans, as 1/0) are its metrics, in field order; text fields are facts
+    (the `db` healthz named) kept in the history but never exported as a metric; None is
+    "not measured".
+    """
+
+    def metrics(self) -> dict[str, float]:
+        """The numbers, as `watcher once --json` shows them under `metrics`."""
+        values: dict[str, float] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            prefix = item.metadata.get(PREFIX)
+            if prefix is not None:
+                values |= {f"{prefix}{key}": float(count) for key, count in value.items()}
+            elif isinstance(value, bool):
+                values[item.name] = 1.0 if value else 0.0
+            elif isinstance(value, int | float):
+                values[item.name] = float(value)
+        return values
+
+    def facts(self) -> dict[str, str]:
+        """The text fields that were observed (not None)."""
+        return {
+            item.name: value
+            for item in fields(self)
+            if isinstance(value := getattr(self, item.name), str)
+        }
+
+
 @dataclass(frozen=True)
 class Result:
-    """What one check observed now."""
+    """What one check observed now: its state, one line, typed observation and findings."""
 
     state: State
     summary: str
-    metrics: Mapping[str, float] = field(default_factory=dict)
+    observation: Observation | None = None
     findings: tuple[Finding, ...] = ()
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        """The observation's numbers (empty when the check could not observe)."""
+        return {} if self.observation is None else self.observation.metrics()
 
     @classmethod
     def from_findings(
         cls,
         findings: Iterable[Finding],
         ok_summary: str,
-        metrics: Mapping[str, float] | None = None,
+        observation: Observation | None = None,
     ) -> Result:
         """State is the worst finding; the summary lists the findings, worst first."""
         found = tuple(findings)
         if not found:
-            return cls(State.OK, ok_summary, dict(metrics or {}))
+            return cls(State.OK, ok_summary, observation)
         ordered = sorted(found, key=lambda f: severity(f.state), reverse=True)
         summary = "; ".join(f.summary for f in ordered)
-        return cls(worst(f.state for f in found), summary, dict(metrics or {}), found)
+        return cls(worst(f.state for f in found), summary, observation, found)
 
     @classmethod
-    def unknown(cls, reason: str, metrics: Mapping[str, float] | None = None) -> Result:
+    def unknown(cls, reason: str, observation: Observation | None = None) -> Result:
         """The check could not do its job (its data source is unusable)."""
-        return cls(State.UNKNOWN, reason, dict(metrics or {}))
+        return cls(State.UNKNOWN, reason, observation)
 
 
 class CheckError(Exception):

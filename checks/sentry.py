@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg2
 import psycopg2.errors
 
+from checks.check import GATE, ROLLBACK, Advice, Check, Doc, GaugeSpec, Need, Sources
 from checks.clock import Clock
-from checks.result import Finding, Result, State
-from checks.sentry_api import SentryApi
+from checks.result import PREFIX, Finding, Observation, Result, State
+from checks.sentry_api import IssuePages, SentryApi
 from checks.times import parse_aware
 
 NAME = "sentry"
@@ -58,6 +59,15 @@ class Since:
     source: str
 
 
+@dataclass(frozen=True)
+class SentryObservation(Observation):
+    """New unresolved issues since T0 (in all, and by kind), and the API requests it took."""
+
+    new_issues: int
+    requests: int
+    by_kind: dict[str, int] = field(default_factory=dict, metadata={PREFIX: "new_issues_"})
+
+
 def classify(issue: dict[str, Any], app_role: str) -> str:
     """The issue's kind: what makes it escalate, or "other"."""
     metadata = issue.get("metadata")
@@ -83,17 +93,25 @@ def check(
     api: SentryApi, since: Since, app_role: str, environment: str, clock: Clock, budget: float
 ) -> Result:
     """Read the issues seen since T0 and keep those first seen at or after it."""
+    return evaluate(probe(api, since, clock, budget), since, app_role, environment)
+
+
+def probe(api: SentryApi, since: Since, clock: Clock, budget: float) -> IssuePages:
+    """The unresolved issues with events since T0, as many pages as the budget allows."""
     deadline = clock.monotonic() + budget
-    pages = api.new_unresolved(since.at, clock.now(), deadline)
+    return api.new_unresolved(since.at, clock.now(), deadline)
+
+
+def evaluate(pages: IssuePages, since: Since, app_role: str, environment: str) -> Result:
+    """Issues first seen since T0: CRITICAL when a database error or fatal, else WARNING."""
     new = [i for i in pages.issues if _is_new(i, since.at)]
     kinds = [classify(i, app_role) for i in new]
-    metrics = {"new_issues": float(len(new)), "requests": float(pages.requests)}
-    metrics |= {f"new_issues_{k}": float(kinds.count(k)) for k in KINDS}
+    observed = SentryObservation(len(new), pages.requests, {k: kinds.count(k) for k in KINDS})
     t0 = f"{since.at:%Y-%m-%d %H:%MZ} ({since.source})"
     if not new:
         more = f"; read the first {len(pages.issues)} only" if pages.truncated else ""
         return Result.from_findings(
-            (), f"no new unresolved issues in {environment} since {t0}{more}", metrics
+            (), f"no new unresolved issues in {environment} since {t0}{more}", observed
         )
     findings = [
         Finding(
@@ -109,7 +127,7 @@ def check(
     summary += f"; and {rest} more" if rest > 0 else ""
     summary += " (page cap reached: there may be more)" if pages.truncated else ""
     state = State.CRITICAL if any(f.state == State.CRITICAL for f in findings) else State.WARNING
-    return Result(state, summary, metrics, tuple(findings))
+    return Result(state, summary, observed, tuple(findings))
 
 
 def _is_new(issue: dict[str, Any], since: datetime) -> bool:
@@ -134,3 +152,44 @@ def _describe(issue: dict[str, Any], kind: str) -> str:
     short_id = issue.get("shortId") or issue.get("id")
     title = issue.get("title") or "(no title)"
     return f"{label}{short_id} {title} ({events}) {issue.get('permalink') or ''}".rstrip()
+
+
+def _probe(sources: Sources) -> tuple[IssuePages, Since]:
+    since = sources.since()
+    return probe(sources.sentry(), since, sources.clock, sources.budget), since
+
+
+CHECK = Check(
+    name=NAME,
+    sop=SOP,
+    needs=(Need.SENTRY,),
+    probe=_probe,
+    evaluate=lambda read, sources: evaluate(
+        read[0], read[1], sources.settings.app_role, sources.settings.sentry_environment
+    ),
+    advice=(
+        (
+            "",
+            Advice(
+                "5.5, 7.4",
+                f"a new error since the cutover: triage it in Sentry; {ROLLBACK}; {GATE}",
+            ),
+        ),
+    ),
+    gauges=tuple(
+        GaugeSpec(
+            "watcher_sentry_new_issues",
+            "new unresolved Sentry issues since T0, by kind",
+            f"new_issues_{kind}",
+            (("kind", kind),),
+        )
+        for kind in KINDS
+    ),
+    doc=Doc(
+        "Sentry issues API",
+        "a new unresolved issue (first seen at or after T0) whose type or title is an"
+        ' OperationalError or ProgrammingError, or that says `role "<app role>" does not'
+        " exist`, or whose level is `fatal`",
+        "any other new unresolved issue",
+    ),
+)

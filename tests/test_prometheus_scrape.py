@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from checks.registry import NAMES as CHECK_NAMES
 from tests.conftest import LOOPBACK_DEFAULTS
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
@@ -38,7 +39,6 @@ from tests.fakes.slack import FakeSlack
 from tests.support.dashboard import dashboard_queries
 from tests.support.postgres import WatchedDatabase
 from tests.support.prometheus import Prometheus, ScrapeTarget, free_port
-from watcher.check_names import CHECK_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"

@@ -14,7 +14,7 @@ import httpx
 
 from checks.clock import Clock
 from watcher.delivery import DeliveryMetrics
-from watcher.runbook import advice
+from watcher.runbook import Runbook
 from watcher.state import AlertRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Alertmanager:
         metrics: DeliveryMetrics | None = None,
         hold: timedelta = DEFAULT_HOLD,
         timeout: float = 10.0,
+        runbook: Runbook | None = None,
     ) -> None:
         self._http = http
         self._endpoint = url.rstrip("/") + "/api/v2/alerts"
@@ -45,6 +46,7 @@ class Alertmanager:
         self._metrics = metrics
         self._hold = hold
         self._timeout = timeout
+        self._runbook = runbook or Runbook()
 
     def sync(self, store: StateStore) -> str | None:
         """Send firing alerts and unsent resolutions; returns the failure reason, if any."""
@@ -72,7 +74,7 @@ class Alertmanager:
         return None
 
     def _alert(self, alert: AlertRecord, now: datetime) -> dict[str, Any]:
-        tips = advice(alert.id)
+        tips = self._runbook.advice(alert.id)
         resolved = alert.status == "resolved" and alert.resolved_at is not None
         ends = alert.resolved_at if resolved and alert.resolved_at else now + self._hold
         return {

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from checks.result import Finding, State
+from watcher.runbook import BLIND_SUFFIX as BLIND_SUFFIX
 from watcher.runner import CheckReport
 from watcher.slack_messages import Composer
 from watcher.state import (
@@ -24,19 +25,6 @@ from watcher.state import (
     Message,
     StateStore,
 )
-
-# Transport-type failures (SPEC 4): a blip of the network, not a broken contract, so they
-# fire only when seen again. Everything else is deterministic and fires at once.
-TRANSPORT_FINDINGS = frozenset(
-    {
-        "healthz.unreachable",
-        "healthz.timeout",
-        "healthz.http_status",
-        "healthz.maintenance",
-        "healthz.slow",
-    }
-)
-BLIND_SUFFIX = ".blind"
 
 
 @dataclass(frozen=True)
@@ -56,6 +44,9 @@ class Escalation:
         self._store = store
         self._policy = policy
         self._composer = composer
+        # Transport-type failures (SPEC 4), as each check declares them: a blip of the
+        # network, not a broken contract, so they fire only when seen again.
+        self._is_transport = composer.runbook.checks.is_transport
         # The follower, the healthz job and the cycle all report; one decides at a time.
         self._lock = threading.Lock()
 
@@ -84,7 +75,7 @@ class Escalation:
         # Transport failures count per check, not per id: a healthz that times out, then
         # answers 503, then times out again has failed three times in a row.
         streak = self._transport_streak(
-            report.name, any(f.id in TRANSPORT_FINDINGS for f in bad), report.result.state
+            report.name, any(self._is_transport(f.id) for f in bad), report.result.state
         )
         seen: set[str] = set()
         for finding in bad:
@@ -134,7 +125,7 @@ class Escalation:
             bad_streak=old.bad_streak + 1,
             ok_streak=0,
         )
-        if finding.id in TRANSPORT_FINDINGS:
+        if self._is_transport(finding.id):
             confirmed = transport_streak >= self._policy.fire_after
         else:
             confirmed = True

@@ -1,56 +1,63 @@
-"""Every check the watch runs, built from the settings with the resources one run shares."""
+"""The checks of one run and the sources they share, opened once each and closed after the run.
+
+Implements `checks.check.Sources` from the settings: one HTTP client, one read-only database
+session, one Heroku, Sentry and log session; and plans the registry's checks for the runner.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 import httpx
 
-from checks import grants, healthz, logs, migrations, pg_connections, pg_info, sentry, tables
+from checks import logs
+from checks.check import AnyCheck, Need
 from checks.clock import Clock
-from checks.connection_limit import ConnectionThresholds
 from checks.database import Database, DatabaseOptions
 from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.log_patterns import LogMatcher, catalogue
-from checks.result import Baseline, CheckError, Result
+from checks.log_window import LogWindow
+from checks.registry import Registry
+from checks.result import Baseline, CheckError
+from checks.sentry import Since
 from checks.sentry_api import SentryApi, SentryConfig
-from watcher.check_names import CHECK_NAMES
 from watcher.runner import PlannedCheck
 from watcher.settings import Settings
 from watcher.state import StateStore, StateStoreError
 
-# SPEC section 3, in its order: the JSON, the table and `--check` use these names.
-CHECK_SOPS: dict[str, str] = {
-    "healthz": healthz.SOP,
-    "logs": logs.SOP,
-    "sentry": sentry.SOP,
-    "pg_info": pg_info.SOP,
-    "pg_connections": pg_connections.SOP,
-    "tables": tables.SOP,
-    "grants": grants.SOP,
-    "migrations": migrations.SOP,
-}
-
 # Without WATCHER_CUTOVER_AT or a recorded watch start, Sentry is read this far back.
 SENTRY_FALLBACK_WINDOW = timedelta(hours=24)
 SENTRY_WAITING_WINDOW = timedelta(minutes=1)
+# A check's own calls stop in time to say why, before the runner's timeout speaks for them.
+BUDGET_SHARE = 0.8
 
 
 class CheckSet:
-    """The checks of one run and what they share: one database session, closed by `close()`."""
+    """The checks of one run and what they share; `close()` ends the database session."""
 
     def __init__(
-        self, settings: Settings, store: StateStore, clock: Clock, http: httpx.Client
+        self,
+        settings: Settings,
+        store: StateStore,
+        clock: Clock,
+        http: httpx.Client,
+        checks: Registry | None = None,
+        log: Callable[[], LogWindow] | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
         self._http = http
+        self._checks = checks or Registry.default()
+        # The daemon's follower, or None: a one-shot session read on first use.
+        self._follower_log = log
+        self._log: LogWindow | CheckError | None = None
+        self._log_lock = threading.Lock()
         self._db: Database | None = None
         self._sentry_api: SentryApi | None = None
         self._heroku: HerokuApi | None = None
-        self._pg_info: pg_info.PgInfo | None = None
         if settings.database_url is not None:
             timeout = settings.check_timeout
             self._db = Database(
@@ -65,23 +72,13 @@ class CheckSet:
                 clock,
             )
 
-    def planned(self, names: Iterable[str] = CHECK_NAMES) -> list[PlannedCheck]:
-        """The named checks, in the order given."""
-        runs: dict[str, Callable[[], Result]] = {
-            "healthz": self._healthz,
-            "sentry": self._sentry,
-            "pg_info": self._pg_info_check,
-            "logs": self._logs,
-            "pg_connections": self._sql(self._pg_connections),
-            "tables": self._sql(self._tables),
-            "grants": self._sql(self._grants),
-            "migrations": self._sql(self._migrations),
-        }
-        # The healthz endpoint is the watched service: no answer in time is its failure.
-        on_timeout = {"healthz": healthz.timed_out}
-        return [
-            PlannedCheck(name, CHECK_SOPS[name], runs[name], on_timeout.get(name)) for name in names
-        ]
+    def planned(self, names: Iterable[str] | None = None) -> list[PlannedCheck]:
+        """The named checks (all, by default), in the order given."""
+        chosen = self._checks.select(self._checks.names if names is None else names)
+        return [self._plan(check) for check in chosen]
+
+    def _plan(self, check: AnyCheck) -> PlannedCheck:
+        return PlannedCheck(check.name, check.sop, lambda: check.run(self), check.on_timeout)
 
     @property
     def heroku_rate_limit_remaining(self) -> int | None:
@@ -93,45 +90,45 @@ class CheckSet:
         if self._db is not None:
             self._db.close()
 
-    def _healthz(self) -> Result:
-        options = healthz.HealthzOptions(
-            self._settings.healthz_url, timeout=self._settings.check_timeout * 0.8
-        )
-        return healthz.check(self._http, options, self._clock)
+    # -- checks.check.Sources -----------------------------------------------------------------
 
-    def _sentry(self) -> Result:
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def budget(self) -> float:
+        return self._settings.check_timeout * BUDGET_SHARE
+
+    def missing(self, need: Need) -> str | None:
         settings = self._settings
-        token, org = settings.sentry_auth_token, settings.sentry_org
-        if token is None or org is None:
-            missing = [
-                name
-                for name, value in (("SENTRY_AUTH_TOKEN", token), ("WATCHER_SENTRY_ORG", org))
-                if value is None
-            ]
-            return Result.unknown(f"not configured: set {' and '.join(missing)}")
-        if self._sentry_api is None:
-            config = SentryConfig(
-                settings.sentry_api_url,
-                token.get_secret_value(),
-                org,
-                settings.sentry_project,
-                settings.sentry_environment,
+        if need is Need.HEROKU:
+            return None if settings.heroku_api_key is not None else "HEROKU_API_KEY"
+        if need is Need.DATABASE:
+            configured = settings.database_url is not None
+            return None if configured else "WATCHER_DATABASE_URL (or DATABASE_URL)"
+        unset = [
+            name
+            for name, value in (
+                ("SENTRY_AUTH_TOKEN", settings.sentry_auth_token),
+                ("WATCHER_SENTRY_ORG", settings.sentry_org),
             )
-            self._sentry_api = SentryApi(self._http, config, self._clock)
-        return sentry.check(
-            self._sentry_api,
-            self._since(),
-            settings.app_role,
-            settings.sentry_environment,
-            self._clock,
-            budget=settings.check_timeout * 0.8,
-        )
+            if value is None
+        ]
+        return " and ".join(unset) or None
 
-    def _heroku_api(self) -> HerokuApi | None:
-        """One client for the Heroku checks, or None without HEROKU_API_KEY."""
+    def http(self) -> httpx.Client:
+        return self._http
+
+    def heroku(self) -> HerokuApi:
+        """One client for the Heroku checks."""
         settings = self._settings
         if settings.heroku_api_key is None:
-            return None
+            raise CheckError("not configured: set HEROKU_API_KEY")
         if self._heroku is None:
             config = HerokuConfig(
                 settings.heroku_api_url,
@@ -142,91 +139,69 @@ class CheckSet:
             self._heroku = HerokuApi(self._http, config, self._clock)
         return self._heroku
 
-    def _pg_info_check(self) -> Result:
-        api = self._heroku_api()
-        if api is None:
-            return Result.unknown("not configured: set HEROKU_API_KEY")
-        if self._pg_info is None:
-            self._pg_info = pg_info.PgInfo(api, self._clock)
-        return self._pg_info.check(self._thresholds(), budget=self._settings.check_timeout * 0.8)
+    def database(self) -> Database:
+        if self._db is None:
+            raise CheckError("not configured: set WATCHER_DATABASE_URL (or DATABASE_URL)")
+        return self._db
 
-    def _logs(self) -> Result:
-        api = self._heroku_api()
-        if api is None:
-            return Result.unknown("not configured: set HEROKU_API_KEY")
+    def sentry(self) -> SentryApi:
+        settings = self._settings
+        token, org = settings.sentry_auth_token, settings.sentry_org
+        if token is None or org is None:
+            raise CheckError(f"not configured: set {self.missing(Need.SENTRY)}")
+        if self._sentry_api is None:
+            config = SentryConfig(
+                settings.sentry_api_url,
+                token.get_secret_value(),
+                org,
+                settings.sentry_project,
+                settings.sentry_environment,
+            )
+            self._sentry_api = SentryApi(self._http, config, self._clock)
+        return self._sentry_api
+
+    def log(self) -> LogWindow:
+        """The follower's window in the daemon; else one log session for the whole run."""
+        if self._follower_log is not None:
+            return self._follower_log()
+        with self._log_lock:
+            if self._log is None:
+                try:
+                    self._log = self._read_log()
+                except CheckError as exc:
+                    self._log = exc
+            if isinstance(self._log, CheckError):
+                raise CheckError(str(self._log))
+            return self._log
+
+    def _read_log(self) -> LogWindow:
         matcher = LogMatcher(catalogue(self._settings.app_role), self._settings.own_dyno)
-        return logs.check_recent(
-            api, self._http, matcher, self._clock, budget=self._settings.check_timeout * 0.8
-        )
+        return logs.read_recent(self.heroku(), self._http, matcher, self._clock, self.budget)
 
-    def _thresholds(self) -> ConnectionThresholds:
-        return ConnectionThresholds(
-            self._settings.pg_connection_limit,
-            self._settings.pg_connection_warn_ratio,
-            self._settings.pg_connection_crit_ratio,
-        )
-
-    def _since(self) -> sentry.Since:
+    def since(self) -> Since:
         """T0: the cutover time if set, else the daemon's recorded start, else 24 hours ago."""
         cutover = self._settings.cutover_at
         if cutover is not None and cutover > self._clock.now():
             # Waiting for the cutover: asking Sentry for a window that ends before it starts
             # gets a 400; ask from now (a minute back, so the window is never empty).
-            return sentry.Since(
+            return Since(
                 self._clock.now() - SENTRY_WAITING_WINDOW,
                 f"waiting for the cutover at {cutover:%Y-%m-%d %H:%MZ}: from now",
             )
         if cutover is not None:
-            return sentry.Since(cutover, "from WATCHER_CUTOVER_AT")
+            return Since(cutover, "from WATCHER_CUTOVER_AT")
         try:
             started = self._store.watch_start()
         except StateStoreError as exc:
             raise CheckError(f"no T0: {exc}") from None
         if started is not None:
-            return sentry.Since(started, "the watch start")
-        return sentry.Since(
+            return Since(started, "the watch start")
+        return Since(
             self._clock.now() - SENTRY_FALLBACK_WINDOW,
             "the last 24 hours: WATCHER_CUTOVER_AT unset",
         )
 
-    def _sql(self, run: Callable[[Database], Result]) -> Callable[[], Result]:
-        def guarded() -> Result:
-            if self._db is None:
-                return Result.unknown("not configured: set WATCHER_DATABASE_URL (or DATABASE_URL)")
-            return run(self._db)
-
-        return guarded
-
-    def _pg_connections(self, db: Database) -> Result:
-        return pg_connections.check(db, self._thresholds())
-
-    def _grants(self, db: Database) -> Result:
-        return grants.check(db, self._settings.app_role)
-
-    def _tables(self, db: Database) -> Result:
-        count = tables.probe(db)
-        configured = self._settings.expected_tables
-        return tables.evaluate(
-            count,
-            self._baseline(
-                "tables",
-                None if configured is None else str(configured),
-                "WATCHER_EXPECTED_TABLES",
-                str(count),
-            ),
-        )
-
-    def _migrations(self, db: Database) -> Result:
-        revisions = migrations.probe(db)
-        revision = migrations.revision_of(revisions)
-        if revision is None:
-            return migrations.evaluate(revisions, None)
-        baseline = self._baseline(
-            "revision", self._settings.expected_revision, "WATCHER_EXPECTED_REVISION", revision
-        )
-        return migrations.evaluate(revisions, baseline)
-
-    def _baseline(self, name: str, configured: str | None, setting: str, observed: str) -> Baseline:
+    def baseline(self, name: str, configured: str | None, setting: str, observed: str) -> Baseline:
         """The configured baseline, else the first observation kept in the state store."""
         if configured is not None:
             return Baseline(configured, f"from {setting}")

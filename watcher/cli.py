@@ -12,20 +12,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from checks.clock import Clock, SystemClock
+from checks.registry import NAMES
 from checks.result import State
 from watcher import __version__
-from watcher.check_names import CHECK_NAMES
 from watcher.redact import RedactingFormatter, Redactor
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import httpx
-
+    from checks.registry import Registry
     from watcher.delivery import DeliveryReport
+    from watcher.parts import Parts
     from watcher.runner import CheckReport
     from watcher.settings import Settings
-    from watcher.state import StateStore
 
 # Each command imports what only it needs: `watcher scan` is timed against grep, and the HTTP
 # client and the checks are a third of the start-up time.
@@ -41,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     parser = _Parser(prog="watcher", description="Watch a production database cutover (RM-10 §7).")
     parser.add_argument("--version", action="version", version=f"cutover-watcher {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -50,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument(
         "--check",
         action="append",
-        choices=CHECK_NAMES,
+        choices=names,
         metavar="NAME",
-        help=f"run only this check (repeatable): {', '.join(CHECK_NAMES)}",
+        help=f"run only this check (repeatable): {', '.join(names)}",
     )
     once.add_argument(
         "--notify",
@@ -71,9 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+def main(
+    argv: Sequence[str] | None = None, clock: Clock | None = None, checks: Registry | None = None
+) -> int:
+    """Entry point of the console script; returns the exit code. `checks`: the registry's."""
+    args = _parser(NAMES if checks is None else checks.names).parse_args(argv)
     if args.command == "scan":
         return _scan_command(args, clock or SystemClock())
     from watcher.settings import ConfigError, load_settings
@@ -90,7 +91,9 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     if args.command == "record":
         return record(settings, clock or SystemClock(), redactor)
     if args.command == "once":
-        return once(settings, clock or SystemClock(), redactor, args.check, args.json, args.notify)
+        return once(
+            settings, clock or SystemClock(), redactor, args.check, args.json, args.notify, checks
+        )
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 
 
@@ -101,40 +104,29 @@ def once(
     names: Sequence[str] | None,
     as_json: bool,
     notify: bool = False,
+    checks: Registry | None = None,
 ) -> int:
     """`watcher once`: every check (or the named ones) once; prints and returns the exit code."""
-    import httpx
-
-    from watcher.checkset import CheckSet
+    from watcher.parts import Parts
     from watcher.report import RunReport, notifications_line, to_json, to_table
-    from watcher.runner import run_checks
-    from watcher.state import StateStore, StateStoreError
+    from watcher.state import StateStoreError
 
-    selected = list(dict.fromkeys(names)) if names else list(CHECK_NAMES)
-    store = StateStore.from_url(settings.state_url.get_secret_value())
+    parts = Parts(settings, clock, redactor, checks)
+    selected = list(dict.fromkeys(names)) if names else list(parts.checks.names)
     checked_at = clock.now()
-    with httpx.Client(
-        timeout=settings.check_timeout,
-        headers={"User-Agent": f"cutover-watcher/{__version__}"},
-    ) as http:
-        checkset = CheckSet(settings, store, clock, http)
-        delivered: DeliveryReport | None = None
-        store_failed = False
-        try:
-            reports = run_checks(
-                checkset.planned(selected), settings.check_timeout, clock, redactor
-            )
-            checkset.close()
-            if notify:
-                try:
-                    delivered = _notify(settings, store, clock, http, reports, checked_at)
-                except StateStoreError as exc:
-                    # The checks still report below; the escalation reached no one.
-                    print(redactor(f"watcher once --notify: {exc}"), file=sys.stderr)
-                    store_failed = True
-        finally:
-            checkset.close()
-            store.close()
+    delivered: DeliveryReport | None = None
+    store_failed = False
+    try:
+        reports = parts.run_checks(selected)
+        if notify:
+            try:
+                delivered = _notify(parts, reports, checked_at)
+            except StateStoreError as exc:
+                # The checks still report below; the escalation reached no one.
+                print(redactor(f"watcher once --notify: {exc}"), file=sys.stderr)
+                store_failed = True
+    finally:
+        parts.close()
     report = RunReport(settings.app, checked_at, reports)
     exit_code = report.state.value
     if store_failed or (delivered is not None and delivered.failed):
@@ -184,44 +176,19 @@ def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
     return 0
 
 
-def _notify(
-    settings: Settings,
-    store: StateStore,
-    clock: Clock,
-    http: httpx.Client,
-    reports: list[CheckReport],
-    at: datetime,
-) -> DeliveryReport:
+def _notify(parts: Parts, reports: list[CheckReport], at: datetime) -> DeliveryReport:
     """Alerts from this run, with the state the daemon keeps; then deliver what is due."""
-    from watcher import __version__
-    from watcher.delivery import Failure
     from watcher.history import record
-    from watcher.notifier import Notifier
-    from watcher.self_monitoring import SelfMonitoring
 
-    dsn = settings.sentry_dsn
-    monitor = SelfMonitoring(
-        None if dsn is None else dsn.get_secret_value(),
-        __version__,
-        settings.sentry_environment,
-        Redactor(settings.secrets()),
-    )
-    monitor.start()
-
-    def report(failure: Failure) -> None:
-        monitor.report_failure(
-            f"notification failed for good: {failure.reason}; fix: {failure.fix}",
-            reason=failure.reason,
-        )
-
+    parts.monitor.start()
     try:
-        record(store, reports, at)
-        notifier = Notifier(settings, store, clock, http, on_permanent_failure=report)
+        record(parts.store, reports, at)
+        notifier = parts.notifier
         notifier.delivery.requeue_for_new_settings()
         notifier.observe(reports, at)
-        return notifier.deliver(budget=settings.check_timeout)
+        return notifier.deliver(budget=parts.settings.check_timeout)
     finally:
-        monitor.flush(timeout=2.0)
+        parts.monitor.flush(timeout=2.0)
 
 
 def _scan_command(args: argparse.Namespace, clock: Clock) -> int:

@@ -7,9 +7,8 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from checks import sentry
 from checks.log_patterns import catalogue
-from watcher.check_names import CHECK_NAMES
+from checks.registry import Registry
 from watcher.runner import CheckReport
 
 # A value not observed yet: exported from the first scrape, and no comparison is true of it
@@ -17,29 +16,20 @@ from watcher.runner import CheckReport
 NOT_YET = float("nan")
 CHANNELS = ("slack", "alertmanager")
 
-# A check's own metric -> the exported gauge it sets (unlabelled gauges only).
-_CHECK_GAUGES: dict[tuple[str, str], tuple[str, str]] = {
-    ("healthz", "up"): ("watcher_healthz_up", "1 if /healthz answered correctly"),
-    ("healthz", "latency_seconds"): ("watcher_healthz_latency_seconds", "/healthz latency"),
-    ("pg_info", "available"): ("watcher_pg_available", "1 if Heroku says Status: Available"),
-    ("pg_info", "connection_limit"): (
-        "watcher_pg_connection_limit",
-        "effective connection limit: ceiling or plan, the lower",
-    ),
-    ("pg_info", "plan_connection_limit"): (
-        "watcher_pg_plan_connection_limit",
-        "the plan's connection limit (Connections: N/M)",
-    ),
-    ("tables", "tables"): ("watcher_public_tables", "tables in schema public"),
-    ("tables", "baseline"): ("watcher_public_tables_baseline", "table count baseline"),
-}
-
 
 class Metrics:
     """Gauges on a registry the caller owns (a fresh one per watcher, and per test)."""
 
-    def __init__(self, registry: CollectorRegistry, version: str) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        version: str,
+        checks: Registry | None = None,
+        channels: Iterable[str] = CHANNELS,
+    ) -> None:
         self.registry = registry
+        checks = checks or Registry.default()
+        self._channels = tuple(channels)
         self._state = Gauge(
             "watcher_check_state",
             "check state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
@@ -58,22 +48,18 @@ class Metrics:
             ["check"],
             registry=registry,
         )
-        # Heroku's count (pg_info) and the server's own (pg_connections), told apart by `check`.
-        self._pg_connections = Gauge(
-            "watcher_pg_connections",
-            "connections on the watched PostgreSQL",
-            ["check"],
-            registry=registry,
-        )
-        self._sentry_new = Gauge(
-            "watcher_sentry_new_issues",
-            "new unresolved Sentry issues since T0, by kind",
-            ["kind"],
-            registry=registry,
-        )
-        self._values = {
-            key: Gauge(name, text, registry=registry) for key, (name, text) in _CHECK_GAUGES.items()
-        }
+        # The gauges the checks declare; one family per name, whichever checks feed it.
+        self._check_names = checks.names
+        self._fed = checks.gauges()
+        self._check_gauges: dict[str, Gauge] = {}
+        for _, spec in self._fed:
+            if spec.name not in self._check_gauges:
+                self._check_gauges[spec.name] = Gauge(
+                    spec.name,
+                    spec.help,
+                    [label for label, _ in spec.labels],
+                    registry=registry,
+                )
         self._heroku_rate_limit = Gauge(
             "watcher_heroku_rate_limit_remaining",
             "Heroku Platform API RateLimit-Remaining, as last answered",
@@ -163,15 +149,15 @@ class Metrics:
 
     def _export_known_labels(self) -> None:
         """Every series whose labels are known now, from the first scrape (SPEC 6)."""
-        for name in CHECK_NAMES:
+        for name in self._check_names:
             for gauge in (self._state, self._duration, self._last_run):
                 gauge.labels(name).set(NOT_YET)
-        for name in ("pg_info", "pg_connections"):
-            self._pg_connections.labels(name).set(NOT_YET)
-        for kind in sentry.KINDS:
-            self._sentry_new.labels(kind).set(NOT_YET)
+        # The labelled gauges the checks declare (their labels are fixed in the declaration).
+        for _, spec in self._fed:
+            if spec.labels:
+                self._check_gauges[spec.name].labels(*(v for _, v in spec.labels)).set(NOT_YET)
         # Pattern ids do not depend on the role.
-        self.start_counting((p.id for p in catalogue("")), CHANNELS)
+        self.start_counting((p.id for p in catalogue("")), self._channels)
 
     def observe(
         self,
@@ -191,14 +177,13 @@ class Metrics:
             self._state.labels(name).set(report.result.state.value)
             self._duration.labels(name).set(report.duration_seconds)
             self._last_run.labels(name).set(at.timestamp())
-            for (check, key), gauge in self._values.items():
-                if check == name and key in values:
-                    gauge.set(values[key])
-            if name in ("pg_info", "pg_connections") and "connections" in values:
-                self._pg_connections.labels(name).set(values["connections"])
-            if name == sentry.NAME and "new_issues" in values:
-                for kind in sentry.KINDS:
-                    self._sentry_new.labels(kind).set(values.get(f"new_issues_{kind}", 0.0))
+            for check, spec in self._fed:
+                if check == name and spec.metric in values:
+                    gauge = self._check_gauges[spec.name]
+                    if spec.labels:
+                        gauge.labels(*(value for _, value in spec.labels)).set(values[spec.metric])
+                    else:
+                        gauge.set(values[spec.metric])
 
     def notification_sent(self, channel: str) -> None:
         self._notifications.labels(channel).inc()

@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 import httpx
 
 from checks.clock import Clock
+from checks.registry import Registry
 from watcher.alertmanager import Alertmanager
 from watcher.alerts import AlertPolicy, Escalation
 from watcher.delivery import Delivery, DeliveryReport, Failure
 from watcher.metrics import Metrics
+from watcher.runbook import Runbook
 from watcher.runner import CheckReport
 from watcher.settings import Settings
 from watcher.slack import SlackTransport
@@ -37,6 +39,7 @@ class Notifier:
         http: httpx.Client,
         metrics: Metrics | None = None,
         on_permanent_failure: Callable[[Failure], None] | None = None,
+        checks: Registry | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -49,7 +52,8 @@ class Notifier:
             reminder_interval=timedelta(seconds=settings.reminder_interval),
             blind_after=settings.blind_after,
         )
-        self.composer = Composer(settings.app, settings.slack_mention)
+        runbook = Runbook(checks or Registry.default())
+        self.composer = Composer(settings.app, settings.slack_mention, runbook)
         self.escalation = Escalation(store, policy, self.composer)
         transport = None
         if settings.slack_bot_token is not None:
@@ -72,6 +76,7 @@ class Notifier:
                 clock,
                 metrics,
                 timeout=settings.check_timeout,
+                runbook=runbook,
             )
         )
 

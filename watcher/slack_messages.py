@@ -7,11 +7,11 @@ it cannot format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from watcher.runbook import advice
+from watcher.runbook import Runbook
 
 # Slack's text limit is 40,000 characters, a section's 3,000; a summary stays well under both.
 MAX_QUOTED = 1500
@@ -38,10 +38,11 @@ class Composer:
 
     app: str
     mention: str | None = None
+    runbook: Runbook = field(default_factory=Runbook)
 
     def fire(self, alert_id: str, check: str, severity: str, summary: str) -> dict[str, Any]:
         """A new alert: CRITICAL with the mention, WARNING without."""
-        tips = advice(alert_id)
+        tips = self.runbook.advice(alert_id)
         ping = f"{self.mention} " if self.mention and severity == "CRITICAL" else ""
         icon = ":rotating_light:" if severity == "CRITICAL" else ":warning:"
         head = f"{icon} *{severity}* {self.app} · check `{check}` · `{alert_id}`"
@@ -64,7 +65,7 @@ class Composer:
             [
                 _section(text),
                 _section(quote(reason)),
-                _context(f"Next: {advice('x.blind').next_step}"),
+                _context(f"Next: {self.runbook.advice('x.blind').next_step}"),
             ],
         )
 

@@ -15,9 +15,10 @@ from checks import logs
 from checks.clock import Clock
 from checks.log_patterns import LogMatcher, Match, catalogue
 from checks.log_tally import LogTally
+from checks.log_window import Coverage
+from checks.registry import Registry
 from checks.result import Result, State
 from watcher import marks, timeline
-from watcher.check_names import CHECK_NAMES
 from watcher.checkset import CheckSet
 from watcher.history import record
 from watcher.log_follower import LogFollower, gap_text
@@ -52,8 +53,10 @@ class Watch:
         metrics: Metrics,
         notifier: Notifier,
         redactor: Redactor,
+        checks: Registry | None = None,
     ) -> None:
         self.settings, self.store, self.clock = settings, store, clock
+        self.checks = checks or Registry.default()
         self.http, self.metrics, self.notifier = http, metrics, notifier
         self.redactor = redactor
         # T0 survives restarts: the setting, else the first start kept in the store.
@@ -79,7 +82,7 @@ class Watch:
 
     def full_cycle(self) -> list[CheckReport]:
         """Every check but healthz (it has its own, faster job), then escalate."""
-        names = [n for n in CHECK_NAMES if n != "healthz"]
+        names = [n for n in self.checks.names if n != "healthz"]
         return self._run(names)
 
     def healthz_probe(self) -> list[CheckReport]:
@@ -201,7 +204,7 @@ class Watch:
 
     def _run(self, names: list[str]) -> list[CheckReport]:
         at = self.clock.now()
-        checkset = CheckSet(self.settings, self.store, self.clock, self.http)
+        checkset = CheckSet(self.settings, self.store, self.clock, self.http, self.checks)
         try:
             planned = checkset.planned([n for n in names if n != "logs"])
             if "logs" in names and self.follower is not None:
@@ -245,7 +248,7 @@ class Watch:
         )
         if health is not None:
             self.metrics.log_gaps(health.gaps)
-        coverage = logs.Coverage(
+        coverage = Coverage(
             f"following the log stream since T0 ({lines} lines this run)", problem, gaps
         )
         with self.tally_lock:

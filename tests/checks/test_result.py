@@ -1,4 +1,11 @@
-from checks.result import Finding, Result, State, worst
+from dataclasses import dataclass
+
+from checks.result import Finding, Observation, Result, State, worst
+
+
+@dataclass(frozen=True)
+class Counted(Observation):
+    n: int
 
 
 def test_worst_orders_critical_over_unknown_over_warning_over_ok() -> None:
@@ -25,7 +32,7 @@ def test_result_from_findings_takes_worst_state_and_lists_worst_first() -> None:
     result = Result.from_findings(
         [Finding("x.slow", State.WARNING, "slow"), Finding("x.down", State.CRITICAL, "down")],
         "all fine",
-        {"n": 1.0},
+        Counted(1),
     )
     assert result.state == State.CRITICAL
     assert result.summary == "down; slow"

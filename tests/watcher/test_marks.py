@@ -12,8 +12,9 @@ import pytest
 from checks import pg_connections, pg_info, tables
 from checks.connection_limit import ConnectionThresholds
 from checks.database import Database
+from checks.healthz import HealthzObservation
 from checks.result import Baseline, Finding, Result, State
-from checks.sentry import KINDS
+from checks.sentry import KINDS, SentryObservation
 from tests.support.clock import CUTOVER, FakeClock
 from watcher import history, marks
 from watcher.alerts import AlertPolicy, Escalation
@@ -41,7 +42,7 @@ def healthz_ok() -> Result:
     return Result(
         State.OK,
         "db=postgresql, status=ok, version='1.4.2' in 38 ms",
-        {"latency_seconds": 0.038, "status_code": 200.0, "up": 1.0},
+        HealthzObservation(0.038, 200, up=True, db="postgresql"),
     )
 
 
@@ -51,11 +52,13 @@ def healthz_sqlite() -> Result:
         State.CRITICAL,
         "db=sqlite (expected postgresql): the app is writing to SQLite",
     )
-    return Result.from_findings([finding], "", {"latency_seconds": 0.04, "up": 0.0})
+    return Result.from_findings(
+        [finding], "", HealthzObservation(0.04, None, up=False, db="sqlite")
+    )
 
 
 def sentry_ok() -> Result:
-    metrics = {"new_issues": 0.0, "requests": 1.0} | {f"new_issues_{k}": 0.0 for k in KINDS}
+    metrics = SentryObservation(0, 1, {k: 0 for k in KINDS})
     return Result(
         State.OK,
         "no new unresolved issues in production since 2026-05-16 14:48Z (WATCHER_CUTOVER_AT)",
@@ -266,7 +269,7 @@ def test_no_sentry_observation_at_all_keeps_the_gate_closed(
 def test_sentry_with_new_issues_closes_the_gate(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
     issue = Finding("sentry.4711", State.WARNING, "RAXX-1F KeyError: 'symbol' (3 events)")
-    metrics = {"new_issues": 1.0, "new_issues_other": 1.0}
+    metrics = SentryObservation(1, 1, {"other": 1})
     watch.observe(
         CUTOVER + 4 * HOUR,
         sentry=Result(State.WARNING, "1 new unresolved issue", metrics, (issue,)),

@@ -7,21 +7,25 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from watcher.check_names import CHECK_NAMES
 
 from checks import sentry
+from checks.healthz import HealthzObservation
+from checks.pg_connections import PgConnectionsObservation
+from checks.pg_info import PgInfoObservation
 from checks.result import Finding, Result, State
+from checks.sentry import SentryObservation
+from checks.tables import TablesObservation
 from tests.support.clock import CUTOVER
-from watcher.check_names import CHECK_NAMES
 from watcher.metrics import Metrics
 from watcher.runner import CheckReport
 
 
-def sentry_report(**counts: float) -> CheckReport:
-    metrics = {"new_issues": sum(counts.values()), "requests": 2.0}
-    metrics |= {f"new_issues_{k}": 0.0 for k in sentry.KINDS}
-    metrics |= {f"new_issues_{k}": v for k, v in counts.items()}
+def sentry_report(**counts: int) -> CheckReport:
+    by_kind = {k: 0 for k in sentry.KINDS} | counts
+    observed = SentryObservation(sum(counts.values()), 2, by_kind)
     state = State.CRITICAL if counts.get("operational_error") else State.OK
-    return CheckReport("sentry", "5.5", Result(state, "s", metrics), 0.25)
+    return CheckReport("sentry", "5.5", Result(state, "s", observed), 0.25)
 
 
 def test_check_state_duration_and_last_run() -> None:
@@ -65,16 +69,17 @@ def test_check_values_map_to_their_gauges() -> None:
             Result.from_findings(
                 [Finding("healthz.slow", State.WARNING, "slow")],
                 "",
-                {"up": 1.0, "latency_seconds": 2.5},
+                HealthzObservation(latency_seconds=2.5, status_code=200, up=True),
             ),
             2.5,
         ),
         CheckReport(
-            "pg_connections", "7.3", Result.from_findings([], "", {"connections": 7.0}), 0.01
+            "pg_connections",
+            "7.3",
+            Result.from_findings([], "", PgConnectionsObservation(7, 97)),
+            0.01,
         ),
-        CheckReport(
-            "tables", "7.2", Result.from_findings([], "", {"tables": 35.0, "baseline": 35.0}), 0.01
-        ),
+        CheckReport("tables", "7.2", Result.from_findings([], "", TablesObservation(35, 35)), 0.01),
     ]
     Metrics(registry, "0.1.0").observe(reports, CUTOVER)
     value = registry.get_sample_value
@@ -95,12 +100,9 @@ def test_two_watchers_have_separate_registries() -> None:
 
 def test_pg_info_values_map_to_the_pg_gauges() -> None:
     registry = CollectorRegistry()
-    metrics = {
-        "available": 1.0,
-        "connections": 9.0,
-        "connection_limit": 25.0,
-        "plan_connection_limit": 120.0,
-    }
+    metrics = PgInfoObservation(
+        available=True, connections=9, connection_limit=25, plan_connection_limit=120
+    )
     Metrics(registry, "0.1.0").observe(
         [CheckReport("pg_info", "7.2, 7.3", Result.from_findings([], "", metrics), 0.1)],
         CUTOVER,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks.result import Finding, Result, State
+from checks.sentry import SentryObservation
 from tests.support.clock import CUTOVER
 from tests.watcher.test_marks import (
     APP,
@@ -137,7 +138,7 @@ def test_sqlite_and_sentry_unknown_are_shown_as_seen(store: StateStore, watch: W
 
 
 def test_new_sentry_issues_are_not_clear(store: StateStore, watch: Watch) -> None:
-    metrics = {"new_issues": 2.0, "new_issues_operational_error": 2.0}
+    metrics = SentryObservation(2, 1, {"operational_error": 2})
     result = Result(State.CRITICAL, "2 new unresolved issue(s) in production", metrics)
     watch.cycle(CUTOVER + HOUR, sentry=result)
     got = fields(record_markdown(store, CUTOVER, APP, CUTOVER + 2 * HOUR))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.runbook import advice
+from watcher.runbook import Runbook
+
+advice = Runbook().advice
 
 FALLBACK = "see runbook RM-10 Section 7"
 SPEC_FINDINGS = [
