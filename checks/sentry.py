@@ -187,9 +187,11 @@ CHECK = Check(
     ),
     doc=Doc(
         "Sentry issues API",
-        "a new unresolved issue (first seen at or after T0) whose type or title is an"
-        ' OperationalError or ProgrammingError, or that says `role "<app role>" does not'
-        " exist`, or whose level is `fatal`",
+        "a new unresolved issue (first seen at or after T0; by `lastSeen` when `firstSeen` is"
+        " null) whose type or title is an OperationalError or ProgrammingError or one of the"
+        " driver's subclasses (`InsufficientPrivilege`, `UndefinedTable`, `UndefinedColumn`,"
+        " ... as psycopg2 names them, and `UniqueViolation`), SQLAlchemy's wrappers included,"
+        ' or that says `role "<app role>" does not exist`, or whose level is `fatal`',
         "any other new unresolved issue",
     ),
 )

@@ -22,6 +22,7 @@ from tests.fakes.sentry import FakeSentry
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, WatchedDatabase
 from watcher.checkset import CheckSet
+from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, run_checks
 from watcher.settings import load_settings
@@ -51,16 +52,11 @@ def configure(
 
 def run(names: list[str], clock: FakeClock | None = None) -> dict[str, CheckReport]:
     settings = load_settings()
-    store = StateStore.from_url(settings.state_url.get_secret_value())
-    with httpx.Client() as http:
-        checkset = CheckSet(settings, store, clock or FakeClock(), http)
-        try:
-            reports = run_checks(
-                checkset.planned(names), 5, FakeClock(), Redactor(settings.secrets())
-            )
-        finally:
-            checkset.close()
-            store.close()
+    parts = Parts(settings, clock or FakeClock(), Redactor(settings.secrets()))
+    try:
+        reports = parts.run_checks(names)
+    finally:
+        parts.close()
     return {r.name: r for r in reports}
 
 
