@@ -180,11 +180,11 @@ def simulate(lines: int, directory: Path, seed: int = 1) -> Result:
         result.lines_seen = follower.health.lines_seen
         result.matches = {p: c.total for p, c in tally.patterns.items()}
         result.buckets = {p: len(c.minutes) for p, c in tally.patterns.items()}
-        result.stored_matches = store.log_counts(heroku_log.START - timedelta(days=1))
+        result.stored_matches = store.history.log_counts(heroku_log.START - timedelta(days=1))
         result.recent = len(follower.remembered())
         result.dynos = len(watch.matcher._dynos)
-        result.outbox = store.outbox_counts()
-        result.alerts = sorted(a.id for a in store.alerts())
+        result.outbox = store.outbox.counts()
+        result.alerts = sorted(a.id for a in store.alerts.find())
     store.close()
     result.store_bytes = sum(p.stat().st_size for p in directory.glob("state.db*"))
     return result

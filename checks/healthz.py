@@ -92,7 +92,8 @@ def evaluate(answer: Answer, options: HealthzOptions) -> Result:
         latency_seconds=round(latency, 6),
         status_code=response.status,
         up=not any(f.state == State.CRITICAL for f in findings),
-        db=db if isinstance(db, str) else None,
+        # As the summary shows it: cut, control characters replaced (outside text).
+        db=_shown(db).strip("'") if isinstance(db, str) else None,
     )
     version = f", version={_shown(payload['version'])}" if payload.get("version") else ""
     ok = f"db={EXPECTED_DB}, status=ok{version} in {latency * 1000:.0f} ms"

@@ -61,17 +61,21 @@ from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, OWNER_PASSWORD, PgServer, WatchedDatabase
-from watcher import __version__, cli
+from watcher import __version__, cli, slack
+from watcher.alertmanager import Alertmanager
 from watcher.checkset import CheckSet
 from watcher.daemon import Daemon
 from watcher.delivery import Delivery
 from watcher.metrics import Metrics
+from watcher.notices import Notice
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, run_checks
 from watcher.settings import Settings, load_settings
-from watcher.state import LogMatchCount, Message, StateStore
+from watcher.state import StateStore
 from watcher.state_db import PostgresDb
+from watcher.store.history import LogMatchCount
+from watcher.store.outbox import Message
 from watcher.watch import Watch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -975,7 +979,7 @@ def _state_store_cells() -> list[Cell]:
 
     def created(path: Path) -> None:
         store = StateStore.sqlite(str(path))
-        store.watch_value("created")
+        store.facts.watch_start()
         store.close()
 
     def lock(release_after: float | None) -> Callable[[Any, Path], None]:
@@ -1370,6 +1374,9 @@ def _grants_drift(at: datetime) -> list[CheckReport]:
     return [CheckReport("grants", "4.6, 7.3", Result.from_findings([finding], "ok"), 0.1)]
 
 
+SLACK_ONLY = (slack.CHANNEL,)
+
+
 def _run_slack(cell: Cell, rig: DeliveryRig) -> None:
     expect = cell.expect
     assert isinstance(expect, Delivered)
@@ -1377,10 +1384,13 @@ def _run_slack(cell: Cell, rig: DeliveryRig) -> None:
     store = StateStore.sqlite(str(rig.tmp / "state.db"))
     rig.cleanups.append(store.close)
     http = rig.stack.enter_context(httpx.Client())
-    # Two messages queued as the watch queues them: an alert's post and a timeline mark.
-    notifier = Notifier(_settings(rig, cell), store, rig.clock, http, Metrics(registry, "t"))
+    # Two messages queued as the watch queues them: an alert's post and a timeline mark; the
+    # Slack channel only (the Alertmanager cells have their own).
+    notifier = Notifier(
+        _settings(rig, cell), store, rig.clock, http, Metrics(registry, "t"), channels=SLACK_ONLY
+    )
     notifier.escalation.observe(_grants_drift(rig.clock.now()), rig.clock.now())
-    store.enqueue([Message("post", {"text": "4-hour mark: clean"})], rig.clock.now())
+    store.outbox.enqueue([Message("post", Notice.text("4-hour mark: clean"))], rig.clock.now())
 
     started = time.monotonic()
     report = notifier.delivery.deliver(budget=cell.timeout)
@@ -1406,12 +1416,12 @@ def _run_slack(cell: Cell, rig: DeliveryRig) -> None:
     rig.slack.delay = 0.0
     rig.settings = dict(rig.healthy)
     rig.clock.advance(120)
-    notifier = Notifier(_settings(rig, cell), store, rig.clock, http)
+    notifier = Notifier(_settings(rig, cell), store, rig.clock, http, channels=SLACK_ONLY)
     if expect.first == FAILED:
         assert notifier.delivery.requeue_for_new_settings() == 2
     later = notifier.delivery.deliver(budget=cell.timeout)
     assert (later.pending, later.failed) == (0, [])
-    assert store.outbox_counts() == {"sent": 2}
+    assert store.outbox.counts() == {"sent": 2}
     texts = [m.text or "" for m in rig.slack.messages]
     assert sum("grants.table_privileges" in t or "raptor_app" in t for t in texts) >= 1
     assert "4-hour mark: clean" in texts
@@ -1439,36 +1449,38 @@ def _run_alertmanager(cell: Cell, rig: DeliveryRig) -> None:
         ok = CheckReport("tables", "7.2", Result.from_findings([], "35 tables"), 0.1)
         notifier.escalation.observe([ok], now + timedelta(minutes=minutes))
     expected_ids = {"grants.table_privileges", "tables.fewer"}
-    assert {a.id for a in store.alertmanager_pending()} == expected_ids
-    assert notifier.alertmanager is not None
+    assert {a.id for a in store.alerts.alertmanager_pending()} == expected_ids
+    alertmanager = notifier.transport("alertmanager")
+    assert isinstance(alertmanager, Alertmanager)
 
     started = time.monotonic()
-    reason = notifier.alertmanager.sync(store)
+    reason = alertmanager.sync(store)
     took = time.monotonic() - started
     assert took < cell.timeout + MARGIN, f"the pass took {took:.1f} s"
     if expect.first == SENT:
         assert reason is None
-        assert {a.id for a in store.alertmanager_pending()} == {"grants.table_privileges"}
+        assert {a.id for a in store.alerts.alertmanager_pending()} == {"grants.table_privileges"}
         return
     assert reason == expect.reason
     assert registry.get_sample_value(
         "watcher_notification_failures_total", {"channel": "alertmanager", "reason": reason}
     )
     # Nothing lost: both are sent again on the next pass.
-    assert {a.id for a in store.alertmanager_pending()} == expected_ids
+    assert {a.id for a in store.alerts.alertmanager_pending()} == expected_ids
 
     rig.clear_faults()
     rig.settings = dict(rig.healthy)
     rig.clock.advance(60)
     notifier = Notifier(_settings(rig, cell), store, rig.clock, http)
-    assert notifier.alertmanager is not None
-    assert notifier.alertmanager.sync(store) is None
+    alertmanager = notifier.transport("alertmanager")
+    assert isinstance(alertmanager, Alertmanager)
+    assert alertmanager.sync(store) is None
     last = {a["labels"]["alertname"]: a for a in rig.last_sent()}
     assert set(last) == expected_ids
-    resolved = store.alert("tables.fewer")
+    resolved = store.alerts.get("tables.fewer")
     assert resolved is not None and resolved.resolved_at is not None
     assert last["tables.fewer"]["endsAt"] == resolved.resolved_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert {a.id for a in store.alertmanager_pending()} == {"grants.table_privileges"}
+    assert {a.id for a in store.alerts.alertmanager_pending()} == {"grants.table_privileges"}
 
 
 def _run_store(cell: Cell, rig: StoreRig, capsys: pytest.CaptureFixture[str]) -> None:
@@ -1559,7 +1571,7 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
         assert "thread deliver failing" in own and "StateStoreError" in own, own
         assert rig.slack.messages == []
         cur.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-    store.enqueue([Message("post", {"text": "CRITICAL page"})], rig.clock.now())
+    store.outbox.enqueue([Message("post", {"text": "CRITICAL page"})], rig.clock.now())
     watch.wake.set()
     _until(lambda: len(rig.slack.messages) >= 1)
     _until(lambda: watch.self_report().result.state == State.OK)

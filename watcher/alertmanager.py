@@ -1,7 +1,9 @@
-"""Optional: every alert also goes to an Alertmanager (`POST /api/v2/alerts`).
+"""Optional: every alert also goes to an Alertmanager (`POST /api/v2/alerts`): a channel.
 
-Alertmanager forgets an alert that is not sent again before its `endsAt`, so firing alerts are
-re-sent on every pass; a resolution is sent with `endsAt` until Alertmanager has taken it.
+A fired or resolved alert is queued for this channel like any notice; sending one posts every
+firing alert and every resolution Alertmanager has not taken, so it always has the whole
+picture. Alertmanager forgets an alert that is not sent again before its `endsAt`, so firing
+alerts are also re-sent every minute (`keep_alive`).
 """
 
 from __future__ import annotations
@@ -14,19 +16,31 @@ import httpx
 
 from checks.clock import Clock
 from watcher.delivery import DeliveryMetrics
+from watcher.notices import Notice, NoticeKind
 from watcher.runbook import Runbook
-from watcher.state import AlertRecord, StateStore
+from watcher.state import StateStore
+from watcher.store.alerts import AlertRecord
+from watcher.store.outbox import OutboxItem
+from watcher.transport import Channel, ChannelContext, HttpTransport, Landed, TransportError
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "alertmanager"
+NAME = "alertmanager"
 # How long a firing alert stays active in Alertmanager without being re-sent: long enough to
 # outlast a cycle, short enough that a watcher that died does not leave it firing all day.
 DEFAULT_HOLD = timedelta(minutes=20)
 
 
-class Alertmanager:
+# Firing alerts are sent to Alertmanager again this often (it forgets them after `endsAt`).
+RESEND_SECONDS = 60.0
+# The alerts Alertmanager hears of: paging and warning ones, never "the watch is blind".
+_TOLD = (NoticeKind.FIRED, NoticeKind.RESOLVED_ORIGINAL)
+
+
+class Alertmanager(HttpTransport):
     """Sends the state store's alerts to one Alertmanager."""
+
+    name = NAME
 
     def __init__(
         self,
@@ -39,39 +53,71 @@ class Alertmanager:
         timeout: float = 10.0,
         runbook: Runbook | None = None,
     ) -> None:
-        self._http = http
+        super().__init__(http, timeout)
         self._endpoint = url.rstrip("/") + "/api/v2/alerts"
         self._app = app
         self._clock = clock
         self._metrics = metrics
         self._hold = hold
-        self._timeout = timeout
         self._runbook = runbook or Runbook()
+        self._next_resend = 0.0
+
+    def wants(self, notice: Notice) -> bool:
+        return notice.kind in _TOLD and notice.severity in ("CRITICAL", "WARNING")
+
+    def send(self, item: OutboxItem, parent: OutboxItem | None, store: StateStore) -> Landed:
+        """Bring Alertmanager up to date with the store's alerts (what this row announced too).
+
+        Every failure is retried: an Alertmanager that refuses today may take it tomorrow,
+        and Slack, not Alertmanager, is the channel whose loss makes the watch UNKNOWN.
+        """
+        try:
+            self._post_pending(store)
+        except TransportError as exc:
+            raise TransportError(exc.reason, retry_after=exc.retry_after) from None
+        self._next_resend = self._clock.monotonic() + RESEND_SECONDS
+        return NAME, ""
+
+    def keep_alive(self, store: StateStore) -> None:
+        """Re-send what fires before Alertmanager forgets it; failures are counted and retried."""
+        if self._clock.monotonic() < self._next_resend:
+            return
+        self._next_resend = self._clock.monotonic() + RESEND_SECONDS
+        self.sync(store)
 
     def sync(self, store: StateStore) -> str | None:
         """Send firing alerts and unsent resolutions; returns the failure reason, if any."""
-        alerts = store.alertmanager_pending()
-        if not alerts:
-            return None
-        now = self._clock.now()
-        body = [self._alert(a, now) for a in alerts]
-        reason = self._post(body)
-        if reason is not None:
-            log.warning(
-                "alertmanager: %d alert(s) not sent (%s); sent again next pass", len(body), reason
-            )
+        try:
+            sent = self._post_pending(store)
+        except TransportError as exc:
+            log.warning("alertmanager: alerts not sent (%s); sent again next pass", exc.reason)
             if self._metrics is not None:
-                self._metrics.notification_failed(CHANNEL, reason)
-            return reason
-        if self._metrics is not None:
-            self._metrics.notification_sent(CHANNEL)
+                self._metrics.notification_failed(NAME, exc.reason)
+            return exc.reason
+        if sent and self._metrics is not None:
+            self._metrics.notification_sent(NAME)
+        return None
+
+    def _post_pending(self, store: StateStore) -> bool:
+        """POST what Alertmanager must hear of; False when there was nothing."""
+        alerts = store.alerts.alertmanager_pending()
+        if not alerts:
+            return False
+        now = self._clock.now()
+        try:
+            self.post_json(self._endpoint, [self._alert(a, now) for a in alerts])
+        except TransportError as exc:
+            if exc.reason != "ratelimited":
+                raise
+            # Counted by its status, as every other answer of Alertmanager's is.
+            raise TransportError("http_429", retry_after=exc.retry_after) from None
         resolved = {
             a.id: a.resolved_at
             for a in alerts
             if a.resolved_at is not None and not a.alertmanager_done
         }
-        store.alertmanager_done(list(resolved), resolved)
-        return None
+        store.alerts.alertmanager_done(list(resolved), resolved)
+        return True
 
     def _alert(self, alert: AlertRecord, now: datetime) -> dict[str, Any]:
         tips = self._runbook.advice(alert.id)
@@ -92,17 +138,25 @@ class Alertmanager:
             "endsAt": _iso(ends),
         }
 
-    def _post(self, body: list[dict[str, Any]]) -> str | None:
-        try:
-            response = self._http.post(self._endpoint, json=body, timeout=self._timeout)
-        except httpx.TimeoutException:
-            return "timeout"
-        except httpx.HTTPError:
-            return "network"
-        if response.status_code >= 300:
-            return f"http_{response.status_code}"
-        return None
-
 
 def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build(context: ChannelContext) -> Alertmanager | None:
+    """Only with WATCHER_ALERTMANAGER_URL."""
+    settings = context.settings
+    if settings.alertmanager_url is None:
+        return None
+    return Alertmanager(
+        context.http,
+        settings.alertmanager_url,
+        settings.app,
+        context.clock,
+        context.metrics,
+        timeout=settings.check_timeout,
+        runbook=context.composer.runbook,
+    )
+
+
+CHANNEL = Channel(NAME, build)

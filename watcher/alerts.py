@@ -7,24 +7,18 @@ neither forgets an open alert nor pages it again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from checks.registry import Registry
 from checks.result import Finding, State
+from watcher.notices import Notice, NoticeKind
 from watcher.runbook import BLIND_SUFFIX as BLIND_SUFFIX
 from watcher.runner import CheckReport
-from watcher.slack_messages import Composer
-from watcher.state import (
-    FIRING,
-    PENDING,
-    RESOLVED,
-    AlertChange,
-    AlertEvent,
-    AlertRecord,
-    Message,
-    StateStore,
-)
+from watcher.state import StateStore
+from watcher.store.alerts import FIRING, PENDING, RESOLVED, AlertChange, AlertEvent, AlertRecord
+from watcher.store.outbox import Message
 
 
 @dataclass(frozen=True)
@@ -40,37 +34,61 @@ class AlertPolicy:
 class Escalation:
     """Turns check reports into alert decisions and queued notifications."""
 
-    def __init__(self, store: StateStore, policy: AlertPolicy, composer: Composer) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        policy: AlertPolicy,
+        checks: Registry | None = None,
+        route: Callable[[Notice], Sequence[str]] = lambda notice: ("slack",),
+    ) -> None:
         self._store = store
         self._policy = policy
-        self._composer = composer
+        self._route = route
         # Transport-type failures (SPEC 4), as each check declares them: a blip of the
         # network, not a broken contract, so they fire only when seen again.
-        self._is_transport = composer.runbook.checks.is_transport
+        self._is_transport = (checks or Registry.default()).is_transport
         # The follower, the healthz job and the cycle all report; one decides at a time.
         self._lock = threading.Lock()
 
     def observe(self, reports: list[CheckReport], at: datetime) -> None:
         """Take one observation of each reported check."""
         with self._lock:
-            open_alerts = self._store.alerts()
+            open_alerts = self._store.alerts.find()
             for report in reports:
                 self._observe(report, at, [a for a in open_alerts if a.check == report.name])
 
     def remind(self, at: datetime) -> None:
         """A reply in the thread of every CRITICAL alert not mentioned for the interval."""
         with self._lock:
-            for alert in self._store.alerts([FIRING]):
+            for alert in self._store.alerts.find([FIRING]):
                 last = alert.reminded_at or alert.fired_at or alert.first_seen
                 if alert.severity == "CRITICAL" and at - last >= self._policy.reminder_interval:
-                    self._store.change_alert(alert.id, lambda old: self._reminder(old, at))
+                    self._change(alert.id, lambda old: self._reminder(old, at))
+
+    def _change(
+        self, alert_id: str, decide: Callable[[AlertRecord | None], AlertChange | None]
+    ) -> None:
+        """Keep the decision, its notices queued once for each channel that takes them."""
+
+        def routed(old: AlertRecord | None) -> AlertChange | None:
+            change = decide(old)
+            if change is None:
+                return None
+            messages = [
+                replace(m, channel=channel)
+                for m in change.messages
+                for channel in self._route(m.notice)
+            ]
+            return replace(change, messages=messages)
+
+        self._store.alerts.change(alert_id, routed)
 
     def _observe(self, report: CheckReport, at: datetime, open_alerts: list[AlertRecord]) -> None:
         blind_id = report.name + BLIND_SUFFIX
         if report.result.state is State.UNKNOWN:
-            self._store.change_alert(blind_id, lambda old: self._unknown(old, report, at))
+            self._change(blind_id, lambda old: self._unknown(old, report, at))
         elif any(a.id == blind_id for a in open_alerts):
-            self._store.change_alert(blind_id, lambda old: self._seeing(old, at))
+            self._change(blind_id, lambda old: self._seeing(old, at))
         bad = [f for f in report.result.findings if f.state in (State.CRITICAL, State.WARNING)]
         # Transport failures count per check, not per id: a healthz that times out, then
         # answers 503, then times out again has failed three times in a row.
@@ -81,15 +99,13 @@ class Escalation:
         for finding in bad:
             if finding.id not in seen:
                 seen.add(finding.id)
-                self._store.change_alert(
-                    finding.id, self._decide_bad(report.name, finding, at, streak)
-                )
+                self._change(finding.id, self._decide_bad(report.name, finding, at, streak))
         if report.result.state is State.UNKNOWN:
             # A check that could not look says nothing about whether a finding went away.
             return
         for alert in open_alerts:
             if alert.id not in seen and alert.id != blind_id:
-                self._store.change_alert(alert.id, lambda old: self._ok(old, at))
+                self._change(alert.id, lambda old: self._ok(old, at))
 
     def _decide_bad(
         self, check: str, finding: Finding, at: datetime, transport_streak: int
@@ -98,13 +114,12 @@ class Escalation:
 
     def _transport_streak(self, check: str, failing: bool, state: State) -> int:
         """Consecutive observations of `check` with a transport failure, this one included."""
-        key = f"transport_streak:{check}"
-        before = int(self._store.watch_value(key) or 0)
+        before = self._store.facts.transport_streak(check)
         if state is State.UNKNOWN and not failing:
             return before  # the check could not look: the streak neither grows nor breaks
         streak = before + 1 if failing else 0
         if streak != before:
-            self._store.set_watch_value(key, str(streak))
+            self._store.facts.keep_transport_streak(check, streak)
         return streak
 
     def _bad(
@@ -137,7 +152,7 @@ class Escalation:
             fired = self._fire(replace(record, severity=severity), at)
             superseded = Message(
                 "update",
-                self._composer.superseded(old.id, old.check, old.summary),
+                Notice(NoticeKind.SUPERSEDED, old.id, old.check, old.severity, old.summary),
                 parent_id=old.message_id,
             )
             return AlertChange(fired.record, [superseded, *fired.messages], fired.events)
@@ -152,11 +167,11 @@ class Escalation:
             resolved_at=None,
             alertmanager_done=True,
         )
-        payload = self._composer.fire(record.id, record.check, record.severity, record.summary)
+        notice = Notice(NoticeKind.FIRED, record.id, record.check, record.severity, record.summary)
         event = "fired" if record.severity == "CRITICAL" else "warned"
         return AlertChange(
             fired,
-            [Message("post", payload)],
+            [Message("post", notice)],
             [AlertEvent(record.id, event, record.severity, record.summary, at)],
         )
 
@@ -176,11 +191,19 @@ class Escalation:
         messages = [
             Message(
                 "update",
-                self._composer.resolved_original(old.id, old.check, old.severity, old.summary, at),
+                Notice(
+                    NoticeKind.RESOLVED_ORIGINAL,
+                    old.id,
+                    old.check,
+                    old.severity,
+                    old.summary,
+                    at=at,
+                ),
             )
         ]
         if old.severity == "CRITICAL":
-            messages.insert(0, Message("reply", self._composer.resolved_reply(old.id, since, at)))
+            resolved_reply = Notice(NoticeKind.RESOLVED, old.id, old.check, since=since, at=at)
+            messages.insert(0, Message("reply", resolved_reply))
         return AlertChange(
             replace(resolved, alertmanager_done=False),
             messages,
@@ -200,7 +223,7 @@ class Escalation:
             return AlertChange(record)
         return AlertChange(
             replace(record, status=FIRING, fired_at=at, reminded_at=at),
-            [Message("post", self._composer.blind(report.name, reason))],
+            [Message("post", Notice(NoticeKind.BLIND, record.id, report.name, summary=reason))],
             [AlertEvent(record.id, "blind", "UNKNOWN", reason, at)],
         )
 
@@ -213,7 +236,11 @@ class Escalation:
         since = old.fired_at or old.first_seen
         return AlertChange(
             resolved,
-            [Message("reply", self._composer.seeing_again(old.check, since, at))],
+            [
+                Message(
+                    "reply", Notice(NoticeKind.SEEING_AGAIN, old.id, old.check, since=since, at=at)
+                )
+            ],
             [AlertEvent(old.id, "resolved", "UNKNOWN", old.summary, at)],
         )
 
@@ -223,6 +250,19 @@ class Escalation:
         since = old.fired_at or old.first_seen
         return AlertChange(
             replace(old, reminded_at=at),
-            [Message("reply", self._composer.reminder(old.severity, old.summary, since, at))],
+            [
+                Message(
+                    "reply",
+                    Notice(
+                        NoticeKind.REMINDER,
+                        old.id,
+                        old.check,
+                        old.severity,
+                        old.summary,
+                        since=since,
+                        at=at,
+                    ),
+                )
+            ],
             [AlertEvent(old.id, "reminded", old.severity, old.summary, at)],
         )

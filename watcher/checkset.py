@@ -191,7 +191,7 @@ class CheckSet:
         if cutover is not None:
             return Since(cutover, "from WATCHER_CUTOVER_AT")
         try:
-            started = self._store.watch_start()
+            started = self._store.facts.watch_start()
         except StateStoreError as exc:
             raise CheckError(f"no T0: {exc}") from None
         if started is not None:
@@ -206,9 +206,9 @@ class CheckSet:
         if configured is not None:
             return Baseline(configured, f"from {setting}")
         try:
-            stored = self._store.baseline(name)
+            stored = self._store.facts.baseline(name)
             if stored is None:
-                self._store.keep_baseline(name, observed, self._clock.now())
+                self._store.facts.keep_baseline(name, observed, self._clock.now())
                 return Baseline(observed, "first observation, kept as the baseline")
         except StateStoreError as exc:
             raise CheckError(f"no baseline: {exc}") from None

@@ -165,7 +165,7 @@ def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
 
     store = StateStore.from_url(settings.state_url.get_secret_value())
     try:
-        t0 = settings.cutover_at or store.watch_start()
+        t0 = settings.cutover_at or store.facts.watch_start()
         text = record_markdown(store, t0, settings.app, clock.now())
     except StateStoreError as exc:
         print(redactor(f"watcher record: {exc}"), file=sys.stderr)

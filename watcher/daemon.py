@@ -14,7 +14,6 @@ from datetime import timedelta
 from types import FrameType
 from typing import Any
 
-import httpx
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
@@ -23,20 +22,14 @@ from apscheduler.events import (
     JobEvent,
 )
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry
 
 from checks.clock import Clock
-from checks.heroku_api import HerokuApi, HerokuConfig
-from watcher import __version__, pushgateway
-from watcher.delivery import Failure
-from watcher.log_follower import LogFollower
-from watcher.metrics import Metrics
+from watcher import pushgateway
 from watcher.metrics_server import MetricsServer
-from watcher.notifier import Notifier
+from watcher.parts import Parts
 from watcher.redact import Redactor
-from watcher.self_monitoring import SelfMonitoring
 from watcher.settings import Settings
-from watcher.state import StateStore, StateStoreError
+from watcher.state import StateStoreError
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -61,17 +54,16 @@ MAX_RESTARTS = 5
 class Daemon:
     """One watcher process: `run()` returns its exit code after SIGTERM."""
 
-    def __init__(self, settings: Settings, clock: Clock, redactor: Redactor) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, redactor: Redactor, parts: Parts | None = None
+    ) -> None:
         self.settings, self.clock, self.redactor = settings, clock, redactor
         self.stop = threading.Event()
-        self.registry = CollectorRegistry()
-        self.metrics = Metrics(self.registry, __version__)
-        self.monitor = SelfMonitoring(
-            None if settings.sentry_dsn is None else settings.sentry_dsn.get_secret_value(),
-            __version__,
-            settings.sentry_environment,
-            redactor,
-        )
+        # Everything is built by the composition root, as for `once` and the tests.
+        self.parts = parts or Parts(settings, clock, redactor)
+        self.registry = self.parts.registry
+        self.metrics = self.parts.metrics
+        self.monitor = self.parts.monitor
         self._threads: dict[str, tuple[threading.Thread, Callable[[], None]]] = {}
         self._restarts: dict[str, list[float]] = {}
         self._signals = 0
@@ -79,16 +71,10 @@ class Daemon:
     def run(self) -> int:
         """Watch until SIGTERM (or SIGINT); then stop within SHUTDOWN_SECONDS."""
         self.monitor.start()
-        settings = self.settings
-        store = StateStore.from_url(settings.state_url.get_secret_value())
-        http = httpx.Client(
-            timeout=settings.check_timeout,
-            headers={"User-Agent": f"cutover-watcher/{__version__}"},
-        )
-        notifier = Notifier(settings, store, self.clock, http, self.metrics, self._report_failure)
+        parts = self.parts
         try:
-            watch = Watch(settings, store, self.clock, http, self.metrics, notifier, self.redactor)
-            requeued = notifier.delivery.requeue_for_new_settings()
+            watch = parts.watch()
+            requeued = parts.notifier.delivery.requeue_for_new_settings()
         except StateStoreError as exc:
             log.error("cannot start: %s", exc)
             return 3
@@ -98,7 +84,7 @@ class Daemon:
         )
         server = self._serve_metrics()
         scheduler = self._schedule(watch)
-        self._start_follower(watch, http)
+        self._start_follower(watch)
         self._thread(
             "escalate-logs",
             lambda: self._supervised(watch, "escalate-logs", watch.escalate_logs, ESCALATE_SECONDS),
@@ -185,27 +171,11 @@ class Daemon:
         if exception is not None:
             self.monitor.report_failure(text, job=job)
 
-    def _start_follower(self, watch: Watch, http: httpx.Client) -> None:
-        settings = self.settings
-        if settings.heroku_api_key is None:
+    def _start_follower(self, watch: Watch) -> None:
+        watch.follower = self.parts.follower(watch)
+        if watch.follower is None:
             log.warning("no HEROKU_API_KEY: the log stream is not followed")
             return
-        config = HerokuConfig(
-            settings.heroku_api_url,
-            settings.heroku_data_api_url,
-            settings.heroku_api_key.get_secret_value(),
-            settings.app,
-        )
-        watch.follower = LogFollower(
-            HerokuApi(http, config, self.clock),
-            http,
-            watch.matcher,
-            watch.tally,
-            watch.tally_lock,
-            self.clock,
-            on_match=watch.on_log_match,
-            remembered=watch.remembered_lines(),
-        )
         self._thread("follow-logs", watch.follower.run)
 
     def _deliver(self, watch: Watch) -> None:
@@ -213,7 +183,7 @@ class Daemon:
         # The stop event ends a long backlog between messages: shutdown's own pass then gets
         # the lock and the time that is left.
         watch.deliver(stop=self.stop)
-        due = watch.notifier.delivery.next_due()
+        due = watch.next_delivery()
         wait = DELIVERY_POLL_SECONDS
         if due is not None:
             wait = min(wait, max(0.05, (due - self.clock.now()).total_seconds()))
@@ -297,12 +267,6 @@ class Daemon:
         server.start()
         log.info("serving /metrics", extra={"fields": {"port": server.port}})
         return server
-
-    def _report_failure(self, failure: Failure) -> None:
-        self.monitor.report_failure(
-            f"notification failed for good: {failure.reason}; fix: {failure.fix}",
-            reason=failure.reason,
-        )
 
     # -- stopping ---------------------------------------------------------------------------
 

@@ -41,11 +41,10 @@ def render(text: str, checks: Registry) -> str:
     """`text` with every generated table replaced by the registry's."""
     for name, table in (("checks", checks_table(checks)), ("gauges", gauges_table(checks))):
         begin, end = f"<!-- begin {name} table -->", f"<!-- end {name} table -->"
-        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(text):
+        found = re.search(re.escape(begin) + ".*?" + re.escape(end), text, re.DOTALL)
+        if found is None:
             raise ValueError(f"no {begin} ... {end} in the README")
-        replacement = f"{begin}\n{table}\n{end}"
-        text = pattern.sub(lambda _: replacement, text)  # noqa: B023 (used at once)
+        text = f"{text[: found.start()]}{begin}\n{table}\n{end}{text[found.end() :]}"
     return text
 
 

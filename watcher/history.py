@@ -6,14 +6,22 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from watcher.runner import CheckReport
-from watcher.state import HistoryRow, StateStore
+from watcher.state import StateStore
+from watcher.store.history import HistoryRow
 
 
 def record(store: StateStore, reports: Iterable[CheckReport], at: datetime) -> None:
-    """Keep each report's state, summary and metrics."""
-    store.record_checks(
+    """Keep each report's state, summary, numbers and facts."""
+    store.history.record(
         [
-            HistoryRow(at, r.name, r.result.state.name, r.result.summary, dict(r.result.metrics))
+            HistoryRow(
+                at,
+                r.name,
+                r.result.state.name,
+                r.result.summary,
+                dict(r.result.metrics),
+                {} if r.result.observation is None else r.result.observation.facts(),
+            )
             for r in reports
         ]
     )

@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from watcher import timeline
 from watcher.alerts import BLIND_SUFFIX
+from watcher.notices import Notice
 from watcher.slack_messages import Composer, quote
-from watcher.state import FIRING, AlertEvent, HistoryRow, Mark, Message, StateStore
+from watcher.state import StateStore
+from watcher.store.alerts import FIRING, AlertEvent
+from watcher.store.history import HistoryRow
+from watcher.store.outbox import Message
+from watcher.store.timeline import Mark
 
-# Where the gate verdict of the 4-hour mark is kept (the metric reads it after T0+4h).
-GATE_KEY = "rm11_gate"
-GATE_OPEN, GATE_CLOSED = "open", "closed"
 # Shown in the scale-to-0 command when the daemon does not know the watcher's own app.
 WATCHER_APP_UNKNOWN = "YOUR-WATCHER-APP"
 CONNECTION_CHECKS = ("pg_info", "pg_connections")
@@ -79,7 +81,7 @@ class Peak:
 def window_issues(store: StateStore, t0: datetime, now: datetime | None = None) -> list[Issue]:
     """Alerts of the 4-hour window (so far, with `now`): one per alert id, worst severity."""
     issues = _firing_at(store, t0)
-    _collect(issues, store.alert_events(t0, _window_end(t0, now)))
+    _collect(issues, store.alerts.events(t0, _window_end(t0, now)))
     return sorted(issues.values(), key=lambda i: (i.at, i.alert_id))
 
 
@@ -93,7 +95,7 @@ def gate_verdict(
     unobserved = unobserved_reason(store, t0, min(end, t0 + timeline.ACTIVE_WATCH))
     if unobserved is not None and (now is None or now >= t0 + timeline.ACTIVE_WATCH):
         reasons.append(unobserved)
-    sentry = store.check_history("sentry", since=t0, until=end + _INCLUSIVE)
+    sentry = store.history.observations("sentry", since=t0, until=end + _INCLUSIVE)
     latest = sentry[-1] if sentry else None
     problem = _sentry_problem(latest, show)
     if problem is not None:
@@ -106,10 +108,11 @@ def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None
     if now < t0:
         return None
     if now >= t0 + timeline.ACTIVE_WATCH:
-        kept = store.watch_value(GATE_KEY)
-        # Not kept yet (the 4-hour mark is still to be posted): the window is closed, so
-        # deciding it now gives the verdict the mark will post.
-        return kept == GATE_OPEN if kept is not None else gate_verdict(store, t0).open
+        # The verdict the 4-hour mark kept (the metric reads it after T0+4h). Not kept yet
+        # (the mark is still to be posted): the window is closed, so deciding it now gives
+        # the verdict the mark will post.
+        kept = store.facts.gate()
+        return kept if kept is not None else gate_verdict(store, t0).open
     verdict = gate_verdict(store, t0, now)
     if verdict.issues:
         return False
@@ -119,7 +122,7 @@ def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None
 
 def unobserved_reason(store: StateStore, start: datetime, end: datetime) -> str | None:
     """Why [start, end) was not watched from its start (None: it was)."""
-    rows = store.check_history(since=start, until=end)
+    rows = store.history.observations(since=start, until=end)
     if not rows:
         return (
             f"not observed: the watcher recorded no check between {_day_hm(start)} and"
@@ -150,7 +153,7 @@ def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> lis
         if unobserved is not None:
             lines.append(unobserved)
     end = t0 + timeline.ACTIVE_WATCH
-    for event in store.alert_events(t0, end):
+    for event in store.alerts.events(t0, end):
         if event.event == "blind":
             check = event.alert_id.removesuffix(BLIND_SUFFIX)
             lines.append(
@@ -191,7 +194,7 @@ def connection_peak(store: StateStore, t0: datetime, now: datetime) -> Peak | No
         (
             row
             for check in CONNECTION_CHECKS
-            for row in store.check_history(check, since=t0, until=now + _INCLUSIVE)
+            for row in store.history.observations(check, since=t0, until=now + _INCLUSIVE)
             if "connections" in row.metrics
         ),
         key=lambda row: row.at,
@@ -237,7 +240,7 @@ def post_due(
     A mark waits `settle` past its time: a check that started before it may still be
     recording what it saw inside the window (the 4-hour verdict must include it).
     """
-    posted = {mark.name for mark in store.marks()}
+    posted = {mark.name for mark in store.timeline.marks()}
     names: list[str] = []
     for due in timeline.due_marks(t0, now - settle, posted):
         late = timeline.is_late(due.due_at, now)
@@ -247,10 +250,10 @@ def post_due(
         mark = Mark(due.name, due.due_at, now, late)
         # Insert-if-absent with the message, in one transaction: another process (or a
         # restart) that posted it first wins, and nothing is queued twice.
-        if store.post_mark(mark, [Message("post", composer.note(title, lines))]):
+        if store.timeline.post(mark, [Message("post", Notice.note(title, lines))]):
             names.append(due.name)
             if gate is not None:
-                store.set_watch_value(GATE_KEY, GATE_OPEN if gate.open else GATE_CLOSED)
+                store.facts.keep_gate(gate.open)
     return names
 
 
@@ -311,8 +314,8 @@ def _four_hour_recap(store: StateStore, t0: datetime) -> str:
         if unobserved is None
         else f"not known: {unobserved}"
     )
-    kept = store.watch_value(GATE_KEY)
-    gate = (kept or (GATE_OPEN if gate_verdict(store, t0).open else GATE_CLOSED)).upper()
+    kept = store.facts.gate()
+    gate = "OPEN" if (kept if kept is not None else gate_verdict(store, t0).open) else "CLOSED"
     return f"4-hour result: {result}; RM-11 gate {gate}"
 
 
@@ -320,7 +323,7 @@ def _four_hour_recap(store: StateStore, t0: datetime) -> str:
 
 
 def _pg_status(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
-    rows = store.check_history("pg_info", since=t0, until=now + _INCLUSIVE)
+    rows = store.history.observations("pg_info", since=t0, until=now + _INCLUSIVE)
     if not rows:
         return "Postgres status (pg:info): no observation since T0"
     latest = rows[-1]
@@ -348,9 +351,9 @@ def _peak_line(peak: Peak | None) -> str:
 
 
 def _log_lines(store: StateStore, t0: datetime, now: datetime, show: Show) -> list[str]:
-    observed = store.check_history("logs", since=t0, until=now + _INCLUSIVE)
+    observed = store.history.observations("logs", since=t0, until=now + _INCLUSIVE)
     # Counts are kept per minute: T0's own minute counts, so a match right at T0 is not lost.
-    counts = store.log_counts(_minute(t0), now + _INCLUSIVE)
+    counts = store.history.log_counts(_minute(t0), now + _INCLUSIVE)
     if not observed and not counts:
         return ["Log pattern counts since T0: no log observation yet, so no counts"]
     scan = ", ".join(f"{pattern} {counts.get(pattern, 0)}" for pattern in SQLITE_REMNANTS)
@@ -372,7 +375,7 @@ def _log_lines(store: StateStore, t0: datetime, now: datetime, show: Show) -> li
 
 
 def _tables_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
-    rows = store.check_history("tables", since=t0, until=now + _INCLUSIVE)
+    rows = store.history.observations("tables", since=t0, until=now + _INCLUSIVE)
     if not rows:
         return "Tables in public: no observation since T0"
     counted = [row for row in rows if "tables" in row.metrics]
@@ -405,8 +408,8 @@ def _tables_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> 
 
 def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
     posted: dict[str, Issue] = {}
-    _collect(posted, store.alert_events(t0, now + _INCLUSIVE))
-    firing = [a.id for a in store.alerts([FIRING]) if not a.id.endswith(BLIND_SUFFIX)]
+    _collect(posted, store.alerts.events(t0, now + _INCLUSIVE))
+    firing = [a.id for a in store.alerts.find([FIRING]) if not a.id.endswith(BLIND_SUFFIX)]
     still = f"; still firing: {', '.join(show(a) for a in firing)}" if firing else ""
     if not posted:
         return f"Alerts since T0: none{still}"
@@ -428,7 +431,7 @@ def _window_end(t0: datetime, now: datetime | None) -> datetime:
 def _firing_at(store: StateStore, t0: datetime) -> dict[str, Issue]:
     """Alerts posted before T0 and not resolved by then."""
     firing: dict[str, Issue] = {}
-    for event in store.alert_events(until=t0):
+    for event in store.alerts.events(until=t0):
         if event.event == "resolved":
             firing.pop(event.alert_id, None)
         else:

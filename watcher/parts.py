@@ -12,11 +12,14 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from checks.clock import Clock
+from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.log_window import LogWindow
 from checks.registry import Registry
 from watcher import __version__
+from watcher.channels import CHANNELS
 from watcher.checkset import CheckSet
 from watcher.delivery import Failure
+from watcher.log_follower import LogFollower
 from watcher.metrics import Metrics
 from watcher.notifier import Notifier
 from watcher.redact import Redactor
@@ -24,6 +27,7 @@ from watcher.runner import CheckReport, run_checks
 from watcher.self_monitoring import SelfMonitoring
 from watcher.settings import Settings
 from watcher.state import StateStore
+from watcher.watch import Watch
 
 USER_AGENT = f"cutover-watcher/{__version__}"
 
@@ -38,13 +42,16 @@ class Parts:
         redactor: Redactor,
         checks: Registry | None = None,
         registry: CollectorRegistry | None = None,
+        http: httpx.Client | None = None,
     ) -> None:
         self.settings, self.clock, self.redactor = settings, clock, redactor
         self.checks = checks or Registry.default()
         self.store = StateStore.from_url(settings.state_url.get_secret_value())
-        self.http = httpx.Client(timeout=settings.check_timeout, headers={"User-Agent": USER_AGENT})
+        self.http = http or httpx.Client(
+            timeout=settings.check_timeout, headers={"User-Agent": USER_AGENT}
+        )
         self.registry = registry or CollectorRegistry()
-        self.metrics = Metrics(self.registry, __version__, self.checks)
+        self.metrics = Metrics(self.registry, __version__, self.checks, (c.name for c in CHANNELS))
         dsn = settings.sentry_dsn
         self.monitor = SelfMonitoring(
             None if dsn is None else dsn.get_secret_value(),
@@ -81,6 +88,48 @@ class Parts:
                 self.checks,
             )
         return self._notifier
+
+    def watch(self) -> Watch:
+        """The 24-hour watch's jobs (T0 is read from, or kept in, the store: it may raise)."""
+        return Watch(
+            self.settings,
+            self.store,
+            self.clock,
+            self.http,
+            self.metrics,
+            self.notifier,
+            self.redactor,
+            self.checks,
+        )
+
+    def heroku(self) -> HerokuApi | None:
+        """A Heroku API client, or None without HEROKU_API_KEY."""
+        settings = self.settings
+        if settings.heroku_api_key is None:
+            return None
+        config = HerokuConfig(
+            settings.heroku_api_url,
+            settings.heroku_data_api_url,
+            settings.heroku_api_key.get_secret_value(),
+            settings.app,
+        )
+        return HerokuApi(self.http, config, self.clock)
+
+    def follower(self, watch: Watch) -> LogFollower | None:
+        """The log follower feeding `watch`, or None without HEROKU_API_KEY."""
+        heroku = self.heroku()
+        if heroku is None:
+            return None
+        return LogFollower(
+            heroku,
+            self.http,
+            watch.matcher,
+            watch.tally,
+            watch.tally_lock,
+            self.clock,
+            on_match=watch.on_log_match,
+            remembered=watch.remembered_lines(),
+        )
 
     def report_failure(self, failure: Failure) -> None:
         self.monitor.report_failure(

@@ -6,14 +6,11 @@ Everything comes from the state store's history; a field the watch cannot fill s
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from watcher import marks, timeline
 from watcher.state import StateStore
 
-# The healthz summaries name the db as `db=postgresql`, `db=sqlite` or `db='other'`.
-_DB = re.compile(r"\bdb='?([^',;\s]+)")
 # History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
 _INCLUSIVE = timedelta(milliseconds=1)
 _MAX_SHOWN = 200
@@ -62,11 +59,12 @@ def _watch_text(t0: datetime | None, now: datetime) -> str:
 
 
 def _healthz_db(store: StateStore, t0: datetime | None, now: datetime) -> str:
-    rows = store.check_history("healthz", since=t0, until=now + _INCLUSIVE)
+    rows = store.history.observations("healthz", since=t0, until=now + _INCLUSIVE)
     if not rows:
         return f"no observation yet (no healthz probe {_since(t0)})"
     latest = rows[-1]
-    named = [(row, match[1]) for row in rows if (match := _DB.search(row.summary))]
+    # The db healthz named is a fact of the observation, kept in the history.
+    named = [(row, row.facts["db"]) for row in rows if "db" in row.facts]
     if not named:
         return (
             f"not known: no healthz answer named the db {_since(t0)}; latest probe"
@@ -82,7 +80,7 @@ def _healthz_db(store: StateStore, t0: datetime | None, now: datetime) -> str:
 
 
 def _sentry_clear(store: StateStore, t0: datetime | None, now: datetime) -> str:
-    rows = store.check_history("sentry", since=t0, until=now + _INCLUSIVE)
+    rows = store.history.observations("sentry", since=t0, until=now + _INCLUSIVE)
     if not rows:
         return f"no observation yet (no Sentry check {_since(t0)})"
     latest = rows[-1]

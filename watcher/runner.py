@@ -91,7 +91,14 @@ def _run_one(check: PlannedCheck, slot: _Slot, clock: Clock, redactor: Redactor)
 
 
 def redacted(result: Result, redactor: Redactor) -> Result:
-    """The result with its summaries masked: they go on to the terminal, Slack, Alertmanager
-    and the state store, and outside text (a log line, a Sentry title) can carry a secret."""
+    """The result with its summaries and facts masked: they go on to the terminal, Slack,
+    Alertmanager and the state store, and outside text (a log line, a Sentry title) can carry
+    a secret."""
     findings = tuple(replace(f, summary=redactor(f.summary)) for f in result.findings)
-    return replace(result, summary=redactor(result.summary), findings=findings)
+    observation = result.observation
+    if observation is not None and (facts := observation.facts()):
+        # Facts are outside text too (the `db` a healthz answer named), kept in the history.
+        observation = replace(observation, **{k: redactor(v) for k, v in facts.items()})
+    return replace(
+        result, summary=redactor(result.summary), observation=observation, findings=findings
+    )

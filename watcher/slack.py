@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 import socket
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+
+from watcher.slack_messages import Composer, plain
+from watcher.state import StateStore
+from watcher.store.outbox import SENT, OutboxItem
+from watcher.transport import (
+    SKIPPED,
+    Channel,
+    ChannelContext,
+    Landed,
+    Transport,
+    TransportError,
+    status_error,
+)
+
+log = logging.getLogger(__name__)
 
 # Answers that will not change until someone fixes a setting (reference: sentry-slack.md).
 FIXES = {
@@ -49,18 +66,8 @@ _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]*")
 REFUSED_MESSAGE = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format"})
 
 
-@dataclass(frozen=True)
-class DeliveryError(Exception):
-    """A send that did not succeed: why, and whether trying again can help."""
-
-    reason: str
-    permanent: bool = False
-    retry_after: float | None = None
-    # The request may have reached Slack and been acted on (no answer, or a cut one).
-    maybe_sent: bool = False
-
-    def __str__(self) -> str:
-        return self.reason
+# The outbox's error; the name this module has always used.
+DeliveryError = TransportError
 
 
 class LookupUnavailable(Exception):
@@ -97,19 +104,117 @@ def fix_for(reason: str) -> str:
     return FIXES.get(reason, f"see Slack's documentation of the error {reason!r}")
 
 
-class SlackTransport:
-    """One bot token and channel; retrying is the outbox's job, so the SDK never retries."""
+class SlackTransport(Transport):
+    """One bot token and channel; retrying is the outbox's job, so the SDK never retries.
 
-    channel_name = "slack"
+    Speaks through slack-sdk (its HTTP statuses classified as `HttpTransport`'s are). A post
+    gives the thread later replies go to and the message later updates edit.
+    """
 
-    def __init__(self, token: str, base_url: str, channel: str, timeout: float) -> None:
+    name = "slack"
+    fixable = frozenset(FIXES)
+
+    def __init__(
+        self, token: str | None, base_url: str, channel: str, timeout: float, composer: Composer
+    ) -> None:
         self.channel = channel
-        self._client = WebClient(
-            token=token,
-            base_url=base_url if base_url.endswith("/") else base_url + "/",
-            timeout=max(1, round(timeout)),
-            retry_handlers=[],
+        self._composer = composer
+        self._kept_store_id: str | None = None
+        self._lookup_warned = False
+        self._client = (
+            None
+            if token is None
+            else WebClient(
+                token=token,
+                base_url=base_url if base_url.endswith("/") else base_url + "/",
+                timeout=max(1, round(timeout)),
+                retry_handlers=[],
+            )
         )
+
+    def fix_for(self, reason: str) -> str:
+        return fix_for(reason)
+
+    def render(self, item: OutboxItem) -> dict[str, Any]:
+        """The message for a queued notice, rendered now (a message queued before notices
+        existed kept its Slack payload)."""
+        notice = item.notice
+        return item.payload if notice is None else self._composer.render(notice)
+
+    def send(self, item: OutboxItem, parent: OutboxItem | None, store: StateStore) -> Landed:
+        """Post, reply in the thread, or edit; a message Slack refuses goes again as plain text."""
+        if self._client is None:
+            raise TransportError("not_configured", permanent=True)
+        payload = self.render(item)
+        try:
+            return self._send(item, parent, payload, store)
+        except TransportError as exc:
+            if exc.reason not in REFUSED_MESSAGE:
+                raise
+        try:
+            return self._send(item, parent, plain(payload), store)
+        except TransportError as again:
+            if again.reason in REFUSED_MESSAGE:
+                # Refused even as short plain text: sending it again cannot help.
+                raise TransportError(again.reason, permanent=True) from None
+            raise
+
+    def _send(
+        self,
+        item: OutboxItem,
+        parent: OutboxItem | None,
+        payload: dict[str, Any],
+        store: StateStore,
+    ) -> Landed:
+        parent_posted = parent is not None and parent.status == SENT and parent.posted_ts
+        if item.kind == "update":
+            if not parent_posted:
+                return SKIPPED  # nothing to edit: the original never reached Slack
+            assert parent is not None and parent.posted_channel and parent.posted_ts
+            # An edit sent twice shows once: no need to look first.
+            self.update(parent.posted_channel, parent.posted_ts, payload)
+            return parent.posted_channel, parent.posted_ts
+        thread = None
+        if item.kind == "reply" and parent_posted:
+            assert parent is not None and parent.posted_channel and parent.posted_ts
+            thread = (parent.posted_channel, parent.posted_ts)
+        # A post, or a reply whose thread failed: on its own, so it still reaches someone.
+        tag = Tag(item.id, self._store_id(store))
+        if item.in_flight:
+            # An earlier attempt may have reached Slack: post only if it is not there.
+            found = self._already_posted(tag, thread, store)
+            if found is not None:
+                log.info(
+                    "notification %s was posted by an earlier attempt; not posting again",
+                    item.id,
+                )
+                return found
+        return self.post(payload, thread, tag)
+
+    def _store_id(self, store: StateStore) -> str:
+        if self._kept_store_id is None:
+            self._kept_store_id = store.facts.keep_store_id(uuid.uuid4().hex[:16])
+        return self._kept_store_id
+
+    def _already_posted(
+        self, tag: Tag, thread: tuple[str, str] | None, store: StateStore
+    ) -> tuple[str, str] | None:
+        """Look for a post whose earlier attempt may have reached Slack; None: post it."""
+        try:
+            return self.find(tag, thread, channel_id=store.outbox.posted_channel(self.name))
+        except TransportError as exc:
+            # The look-up failed (a 503, a timeout): the post's outcome is still unknown.
+            raise replace(exc, maybe_sent=True) from None
+        except LookupUnavailable as exc:
+            if not self._lookup_warned:
+                self._lookup_warned = True
+                log.warning(
+                    "cannot look in Slack for messages whose send timed out (%s): they are"
+                    " sent again, and may show twice; the token needs %s",
+                    exc,
+                    LOOKUP_SCOPES,
+                )
+            return None
 
     def post(
         self,
@@ -118,9 +223,11 @@ class SlackTransport:
         tag: Tag | None = None,
     ) -> tuple[str, str]:
         """Post a message (in a thread if given); returns the channel id and ts Slack gave it."""
+        client = self._client
+        assert client is not None
         channel, thread_ts = thread if thread else (self.channel, None)
         response = self._call(
-            lambda: self._client.chat_postMessage(
+            lambda: client.chat_postMessage(
                 channel=channel,
                 text=payload.get("text", ""),
                 blocks=payload.get("blocks"),
@@ -149,12 +256,15 @@ class SlackTransport:
             channel = channel_id or self._channel_id()
             thread_ts = None
 
+        client = self._client
+        assert client is not None
+
         def read() -> Any:
             if thread_ts is not None:
-                return self._client.conversations_replies(
+                return client.conversations_replies(
                     channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
                 )
-            return self._client.conversations_history(
+            return client.conversations_history(
                 channel=channel, include_all_metadata=True, limit=200
             )
 
@@ -171,8 +281,10 @@ class SlackTransport:
 
     def update(self, channel: str, ts: str, payload: dict[str, Any]) -> None:
         """Edit a posted message."""
+        client = self._client
+        assert client is not None
         self._call(
-            lambda: self._client.chat_update(
+            lambda: client.chat_update(
                 channel=channel, ts=ts, text=payload.get("text", ""), blocks=payload.get("blocks")
             )
         )
@@ -181,11 +293,13 @@ class SlackTransport:
         """WATCHER_SLACK_CHANNEL's id: the setting itself, or found by name."""
         if _CHANNEL_ID.fullmatch(self.channel):
             return self.channel
+        client = self._client
+        assert client is not None
         name, cursor = self.channel.removeprefix("#"), None
         for _ in range(_LIST_PAGES):
             try:
                 response = self._call(
-                    lambda cursor=cursor: self._client.conversations_list(
+                    lambda cursor=cursor: client.conversations_list(
                         types="public_channel,private_channel",
                         exclude_archived=True,
                         limit=1000,
@@ -237,9 +351,9 @@ def _classify(exc: SlackApiError) -> DeliveryError:
     error = str(data.get("error", "")) if isinstance(data, dict) else ""
     if status == 429 or error == "ratelimited":
         headers = getattr(response, "headers", {}) or {}
-        return DeliveryError("ratelimited", retry_after=_seconds(headers.get("Retry-After")))
+        return TransportError("ratelimited", retry_after=_seconds(headers.get("Retry-After")))
     if status >= 500:
-        return DeliveryError(f"http_{status}")
+        return status_error(status) or TransportError(f"http_{status}")
     if not _ERROR_CODE.fullmatch(error):
         # slack-sdk's own words for a body that is not Slack's JSON (a proxy's page, say).
         return DeliveryError("bad_response")
@@ -256,3 +370,21 @@ def _seconds(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if 0 <= seconds <= 3600 else None
+
+
+def build(context: ChannelContext) -> Transport:
+    """Slack is always a channel: without a token, each message fails with the fix."""
+    settings = context.settings
+    token = settings.slack_bot_token
+    return SlackTransport(
+        None if token is None else token.get_secret_value(),
+        settings.slack_api_url,
+        settings.slack_channel,
+        # Slack's latency, not the checks' timeout: a post that Slack is slow to answer is
+        # usually posted, and a timeout leaves its outcome unknown.
+        timeout=settings.slack_timeout,
+        composer=context.composer,
+    )
+
+
+CHANNEL = Channel("slack", build)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from watcher.notices import Notice, NoticeKind
 from watcher.runbook import Runbook
 
 # Slack's text limit is 40,000 characters, a section's 3,000; a summary stays well under both.
@@ -39,6 +40,29 @@ class Composer:
     app: str
     mention: str | None = None
     runbook: Runbook = field(default_factory=Runbook)
+
+    def render(self, notice: Notice) -> dict[str, Any]:
+        """The Slack message for a notice, as it reads now (with today's mention)."""
+        n, kind = notice, notice.kind
+        at = n.at or datetime.min
+        since = n.since or at
+        if kind is NoticeKind.FIRED:
+            return self.fire(n.alert_id, n.check, n.severity, n.summary)
+        if kind is NoticeKind.SUPERSEDED:
+            return self.superseded(n.alert_id, n.check, n.summary)
+        if kind is NoticeKind.REMINDER:
+            return self.reminder(n.severity, n.summary, since, at)
+        if kind is NoticeKind.RESOLVED:
+            return self.resolved_reply(n.alert_id, since, at)
+        if kind is NoticeKind.RESOLVED_ORIGINAL:
+            return self.resolved_original(n.alert_id, n.check, n.severity, n.summary, at)
+        if kind is NoticeKind.BLIND:
+            return self.blind(n.check, n.summary)
+        if kind is NoticeKind.SEEING_AGAIN:
+            return self.seeing_again(n.check, since, at)
+        if kind is NoticeKind.NOTE:
+            return self.note(n.title, list(n.lines))
+        return _message(n.title, [_section(n.title)])
 
     def fire(self, alert_id: str, check: str, severity: str, summary: str) -> dict[str, Any]:
         """A new alert: CRITICAL with the mention, WARNING without."""

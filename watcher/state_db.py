@@ -1,7 +1,8 @@
 """The two databases a state store can live in: a SQLite file, or a PostgreSQL schema `watcher`.
 
 Both take the same SQL (`?` placeholders; `{serial}` and `{float}` in table definitions) and
-run each piece of work as one transaction; `watcher/state.py` holds the queries.
+run each piece of work as one transaction; the repositories hold the queries. A migration step
+is DDL, or a function that moves data with the same `Execute` the repositories use.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class Execute(Protocol):
     def __call__(self, sql: str, params: Sequence[object] = ()) -> list[Row]: ...
 
 
+# One step of the schema: DDL, or a function that moves data (in the step's transaction).
+Migration = str | Callable[[Execute], None]
+
+
 class StateDb(Protocol):
     """Runs work in one transaction: all of it is kept, or none."""
 
@@ -41,7 +46,7 @@ class StateDb(Protocol):
 
     def transaction(self, work: Callable[[Execute], T]) -> T: ...
 
-    def migrate(self, migrations: Sequence[str]) -> None: ...
+    def migrate(self, migrations: Sequence[Migration]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -77,17 +82,24 @@ class SqliteDb:
             except (sqlite3.Error, OSError) as exc:
                 raise StateDbError(_reason(exc)) from None
 
-    def migrate(self, migrations: Sequence[str]) -> None:
+    def migrate(self, migrations: Sequence[Migration]) -> None:
         with self._lock:
             try:
                 conn = self._connection()
+
+                def execute(sql: str, params: Sequence[object] = ()) -> list[Row]:
+                    return conn.execute(sql, tuple(params)).fetchall()
+
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     (version,) = conn.execute("PRAGMA user_version").fetchone()
                     # Up to date: write nothing, so a store on a full disk can still be read.
                     if version < len(migrations):
-                        for ddl in migrations[version:]:
-                            conn.execute(_ddl(ddl, serial="INTEGER PRIMARY KEY", real="REAL"))
+                        for step in migrations[version:]:
+                            if callable(step):
+                                step(execute)
+                                continue
+                            conn.execute(_ddl(step, serial="INTEGER PRIMARY KEY", real="REAL"))
                         conn.execute(f"PRAGMA user_version = {len(migrations)}")
                     conn.execute("COMMIT")
                 except BaseException:
@@ -143,9 +155,14 @@ class PostgresDb:
             result: T = self._with_retry(run)
             return result
 
-    def migrate(self, migrations: Sequence[str]) -> None:
+    def migrate(self, migrations: Sequence[Migration]) -> None:
         def upgrade(conn: psycopg2.extensions.connection) -> None:
             with conn, conn.cursor() as cur:
+
+                def execute(sql: str, params: Sequence[object] = ()) -> list[Row]:
+                    cur.execute(sql.replace("?", "%s"), tuple(params))
+                    return list(cur.fetchall()) if cur.description is not None else []
+
                 # Two watchers starting at once (a deploy overlapping the old dyno) upgrade in
                 # turn; taken first, since CREATE ... IF NOT EXISTS races too.
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext('cutover-watcher:migrate'))")
@@ -156,8 +173,11 @@ class PostgresDb:
                 cur.execute(f"SELECT version FROM {PG_SCHEMA}.schema_version")
                 row = cur.fetchone()
                 version = 0 if row is None else int(row[0])
-                for ddl in migrations[version:]:
-                    cur.execute(_ddl(ddl, serial="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION"))
+                for step in migrations[version:]:
+                    if callable(step):
+                        step(execute)
+                        continue
+                    cur.execute(_ddl(step, serial="BIGSERIAL PRIMARY KEY", real="DOUBLE PRECISION"))
                 cur.execute(f"DELETE FROM {PG_SCHEMA}.schema_version")
                 cur.execute(
                     f"INSERT INTO {PG_SCHEMA}.schema_version VALUES (%s)",

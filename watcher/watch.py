@@ -19,6 +19,7 @@ from checks.log_window import Coverage
 from checks.registry import Registry
 from checks.result import Result, State
 from watcher import marks, timeline
+from watcher.channels import CHANNELS
 from watcher.checkset import CheckSet
 from watcher.history import record
 from watcher.log_follower import LogFollower, gap_text
@@ -27,13 +28,14 @@ from watcher.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.runner import CheckReport, PlannedCheck, redacted, run_checks
 from watcher.settings import Settings
-from watcher.state import AlertEvent, LogMatchCount, StateStore, StateStoreError
+from watcher.state import StateStore, StateStoreError
+from watcher.store.alerts import AlertEvent
+from watcher.store.history import LogMatchCount
 
 log = logging.getLogger(__name__)
 
 # The watcher's own health, shown as `watcher_check_state{check="watcher"}`.
 SELF = "watcher"
-FOLLOWER_KEY = "follower_recent"
 # The finding (and blind window) of a stream gap the replay could not cover.
 GAP_ID = "logs.stream_gap"
 # How long a gap stays a finding: as long as a match would (the `logs` window).
@@ -60,7 +62,7 @@ class Watch:
         self.http, self.metrics, self.notifier = http, metrics, notifier
         self.redactor = redactor
         # T0 survives restarts: the setting, else the first start kept in the store.
-        self.t0 = settings.cutover_at or store.keep_watch_start(clock.now())
+        self.t0 = settings.cutover_at or store.facts.keep_watch_start(clock.now())
         self.matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
         self.tally = LogTally()
         self.tally_lock = threading.Lock()
@@ -75,7 +77,7 @@ class Watch:
         self._gaps_kept = 0
         self._logged_done = False
         self._lines_exported = 0
-        metrics.start_counting((p.id for p in self.matcher.patterns), ("slack", "alertmanager"))
+        metrics.start_counting((p.id for p in self.matcher.patterns), (c.name for c in CHANNELS))
         self._restore_log_counts()
 
     # -- the jobs ---------------------------------------------------------------------------
@@ -99,7 +101,7 @@ class Watch:
         try:
             # Each line is counted once with its key, in one transaction: a restart's replay,
             # or a second watcher on the same store, adds nothing for a line counted before.
-            self.store.count_log_matches(new, now)
+            self.store.history.count_log_matches(new, now)
         except StateStoreError:
             # Kept for the next try: a store that is down for a while loses no count.
             with self._matches_lock:
@@ -138,18 +140,21 @@ class Watch:
         """Send what is due (until `stop` is set); the delivery loop and shutdown call this."""
         self.notifier.deliver(budget, stop)
 
+    def next_delivery(self) -> datetime | None:
+        """When the outbox next has something to try (the delivery loop sleeps until then)."""
+        return self.notifier.delivery.next_due()
+
     def save_follower(self) -> None:
         """Keep the follower's memory of counted lines, so a restart does not count them again."""
         if self.follower is not None:
-            self.store.set_watch_value(FOLLOWER_KEY, ",".join(self.follower.remembered()))
+            self.store.facts.keep_follower_memory(self.follower.remembered())
 
     def remembered_lines(self) -> list[str]:
         """The lines counted lately: the follower's saved memory, then every line whose
         match was counted (kept with the count, so not even a kill -9 forgets one)."""
-        value = self.store.watch_value(FOLLOWER_KEY)
-        keys = [key for key in (value or "").split(",") if key]
+        keys = self.store.facts.follower_memory()
         known = set(keys)
-        counted = self.store.counted_lines(self.clock.now() - timedelta(hours=2))
+        counted = self.store.history.counted_lines(self.clock.now() - timedelta(hours=2))
         return keys + [key for key in counted if key not in known]
 
     def on_log_match(self, match: Match, key: str) -> None:
@@ -170,7 +175,7 @@ class Watch:
         if not new:
             return
         now = self.clock.now()
-        self.store.add_events(
+        self.store.alerts.add_events(
             [AlertEvent(GAP_ID, "blind", "WARNING", gap_text(w), w[1] or now) for w in new]
         )
         self._gaps_kept = len(windows)
@@ -265,7 +270,7 @@ class Watch:
         # The last 30 minutes of matches decide the `logs` alerts: a restart must not forget
         # them (the new session's replay skips lines counted before, see log_follower.py).
         try:
-            rows = self.store.log_minutes(self.clock.now() - logs.WINDOW)
+            rows = self.store.history.log_minutes(self.clock.now() - logs.WINDOW)
         except StateStoreError as exc:
             log.error("state store: %s", exc)
             return

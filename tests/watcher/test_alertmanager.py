@@ -18,7 +18,6 @@ from watcher.alertmanager import Alertmanager
 from watcher.alerts import AlertPolicy, Escalation
 from watcher.metrics import Metrics
 from watcher.runner import CheckReport
-from watcher.slack_messages import Composer
 from watcher.state import StateStore
 
 
@@ -34,7 +33,7 @@ def test_an_alert_is_in_alertmanager_while_firing_and_gone_after_resolve(
     # Alertmanager compares endsAt with its own clock: this watch started 10 minutes ago.
     clock = FakeClock(datetime.now(UTC) - timedelta(minutes=10))
     store = StateStore.sqlite(str(tmp_path / "s.db"))
-    escalation = Escalation(store, AlertPolicy(), Composer(app))
+    escalation = Escalation(store, AlertPolicy())
     sync = Alertmanager(http, alertmanager.url, app, clock)
     drift = Finding("grants.table_privileges", State.CRITICAL, "raptor_app lacks INSERT on users")
 
@@ -55,13 +54,13 @@ def test_an_alert_is_in_alertmanager_while_firing_and_gone_after_resolve(
         escalation.observe([grants()], clock.now())
     assert sync.sync(store) is None
     assert alertmanager.alerts(app=app) == []
-    assert store.alertmanager_pending() == []
+    assert store.alerts.alertmanager_pending() == []
 
 
 def test_a_failed_send_is_counted_and_sent_again(tmp_path: Path, http: httpx.Client) -> None:
     clock = FakeClock()
     store = StateStore.sqlite(str(tmp_path / "s.db"))
-    Escalation(store, AlertPolicy(), Composer("raxx-api-prod")).observe(
+    Escalation(store, AlertPolicy()).observe(
         [grants(Finding("grants.role_missing", State.CRITICAL, "role raptor_app is gone"))],
         clock.now(),
     )
@@ -86,7 +85,7 @@ def test_a_firing_alert_is_held_only_a_while_without_news(
 ) -> None:
     clock = FakeClock()
     store = StateStore.sqlite(str(tmp_path / "s.db"))
-    Escalation(store, AlertPolicy(), Composer("raxx-api-prod")).observe(
+    Escalation(store, AlertPolicy()).observe(
         [grants(Finding("grants.role_missing", State.CRITICAL, "gone"))], clock.now()
     )
     with FakeServer(lambda request: json_reply({})) as server:

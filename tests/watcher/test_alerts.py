@@ -33,9 +33,12 @@ class Watch:
 
     def restart(self) -> None:
         self.store = StateStore.sqlite(str(self.path))
-        self.escalation = Escalation(self.store, AlertPolicy(), Composer("raxx-api-prod", MENTION))
-        transport = SlackTransport(TOKEN, self.slack.api_url, "#ops-alerts", timeout=5)
-        self.delivery = Delivery(self.store, transport, self.clock)
+        self.escalation = Escalation(self.store, AlertPolicy())
+        composer = Composer("raxx-api-prod", MENTION)
+        transport = SlackTransport(
+            TOKEN, self.slack.api_url, "#ops-alerts", timeout=5, composer=composer
+        )
+        self.delivery = Delivery(self.store, [transport], self.clock)
 
     def cycle(self, *reports: CheckReport, minutes: float = 15) -> None:
         """Observe the reports now, deliver, then let `minutes` pass."""
@@ -81,7 +84,7 @@ def test_the_whole_life_of_a_critical_alert(watch: Watch, slack: FakeSlack) -> N
         "RESOLVED (was CRITICAL)"
     )
     assert len(slack.top_level()) == 1
-    events = [e.event for e in watch.store.alert_events()]
+    events = [e.event for e in watch.store.alerts.events()]
     assert events == ["fired", "reminded", "resolved"]
 
 
@@ -151,7 +154,7 @@ def test_an_unknown_check_does_not_resolve_its_alerts(watch: Watch, slack: FakeS
     watch.cycle(report("grants", state=State.UNKNOWN, summary="database unreachable"))
     (fired,) = slack.top_level()
     assert fired.edits == []
-    assert watch.store.alert(GRANT_DRIFT.id).status == "firing"  # type: ignore[union-attr]
+    assert watch.store.alerts.get(GRANT_DRIFT.id).status == "firing"  # type: ignore[union-attr]
 
 
 def test_log_alerts_resolve_when_the_pattern_leaves_the_window(
@@ -184,7 +187,7 @@ def test_reminders_repeat_every_interval_while_firing(watch: Watch, slack: FakeS
         watch.cycle(report("grants", GRANT_DRIFT))
     (fired,) = slack.top_level()
     assert len(slack.replies(fired.ts)) == 4
-    assert watch.clock.now() - watch.store.alert(GRANT_DRIFT.id).fired_at >= timedelta(hours=2)  # type: ignore[operator, union-attr]
+    assert watch.clock.now() - watch.store.alerts.get(GRANT_DRIFT.id).fired_at >= timedelta(hours=2)  # type: ignore[operator, union-attr]
 
 
 def test_alternating_transport_failures_fire_on_the_second(watch: Watch, slack: FakeSlack) -> None:

@@ -229,7 +229,7 @@ def test_sentry_t0_is_the_cutover_time(
 
 
 def test_sentry_t0_falls_back_to_the_recorded_watch_start(sentry_server: FakeSentry) -> None:
-    StateStore.from_url("sqlite:///watcher-state.db").keep_watch_start(CUTOVER)
+    StateStore.from_url("sqlite:///watcher-state.db").facts.keep_watch_start(CUTOVER)
     report = run(["sentry"], FakeClock(CUTOVER + timedelta(hours=1)))["sentry"]
     assert "since 2026-05-16 14:48Z (the watch start)" in report.result.summary
     assert sentry_server.issue_requests()[0].query["start"] == ["2026-05-16T14:48:42"]

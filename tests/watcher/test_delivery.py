@@ -19,8 +19,11 @@ from tests.support.clock import FakeClock
 from tests.support.postgres import PgServer, empty_database
 from watcher.delivery import Delivery, Failure
 from watcher.metrics import Metrics
+from watcher.notices import Notice
 from watcher.slack import SlackTransport
-from watcher.state import Message, StateStore
+from watcher.slack_messages import Composer
+from watcher.state import StateStore
+from watcher.store.outbox import Message
 
 
 class Outbox:
@@ -36,13 +39,17 @@ class Outbox:
     def restart(self, token: str | None = None) -> None:
         self.token = token or self.token
         self.store = StateStore.sqlite(str(self.path))
-        transport = SlackTransport(self.token, self.url, "#ops-alerts", timeout=2)
+        transport = SlackTransport(
+            self.token, self.url, "#ops-alerts", timeout=2, composer=Composer("raxx-api-prod")
+        )
         self.delivery = Delivery(
-            self.store, transport, self.clock, self.metrics, self.reported.append
+            self.store, [transport], self.clock, self.metrics, self.reported.append
         )
 
     def queue(self, *texts: str) -> list[int]:
-        return self.store.enqueue([Message("post", {"text": t}) for t in texts], self.clock.now())
+        return self.store.outbox.enqueue(
+            [Message("post", Notice.text(t)) for t in texts], self.clock.now()
+        )
 
     def failures(self, reason: str) -> float:
         value = self.registry.get_sample_value(
@@ -137,7 +144,7 @@ def test_a_ten_minute_outage_loses_nothing_and_sends_nothing_twice(
     assert texts(slack) == ["fire 1"] + [f"during {m}" for m in range(10)]
     outbox.delivery.deliver()
     assert len(slack.messages) == 11
-    assert outbox.store.outbox_counts() == {"sent": 11}
+    assert outbox.store.outbox.counts() == {"sent": 11}
 
 
 @pytest.mark.parametrize(
@@ -245,8 +252,7 @@ def test_a_fixed_token_delivers_the_failed_message_after_a_restart(
 
 def test_invalid_blocks_are_sent_again_as_plain_text(outbox: Outbox, slack: FakeSlack) -> None:
     slack.fail_when = FakeSlack.reject_blocks()
-    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}]
-    outbox.store.enqueue([Message("post", {"text": "fire", "blocks": blocks})], outbox.clock.now())
+    outbox.store.outbox.enqueue([Message("post", Notice.text("fire"))], outbox.clock.now())
     assert outbox.delivery.deliver().sent == 1
     (posted,) = slack.messages
     assert (posted.blocks, posted.text) == (None, "fire")
@@ -279,7 +285,9 @@ def test_a_pending_message_is_delivered_after_a_restart_once(
 
 def test_a_reply_waits_for_its_thread(outbox: Outbox, slack: FakeSlack, clock: FakeClock) -> None:
     (post,) = outbox.queue("fire")
-    outbox.store.enqueue([Message("reply", {"text": "still"}, parent_id=post)], clock.now())
+    outbox.store.outbox.enqueue(
+        [Message("reply", Notice.text("still"), parent_id=post)], clock.now()
+    )
     slack.fail_next(Reply(503, {"ok": False}))
     outbox.delivery.deliver()
     assert slack.messages == []
@@ -291,10 +299,10 @@ def test_a_reply_waits_for_its_thread(outbox: Outbox, slack: FakeSlack, clock: F
 
 def test_a_reply_whose_thread_failed_is_posted_on_its_own(outbox: Outbox, slack: FakeSlack) -> None:
     (post,) = outbox.queue("fire")
-    outbox.store.enqueue(
+    outbox.store.outbox.enqueue(
         [
-            Message("reply", {"text": "resolved"}, parent_id=post),
-            Message("update", {"text": "RESOLVED"}, parent_id=post),
+            Message("reply", Notice.text("resolved"), parent_id=post),
+            Message("update", Notice.text("RESOLVED"), parent_id=post),
         ],
         outbox.clock.now(),
     )
@@ -303,13 +311,14 @@ def test_a_reply_whose_thread_failed_is_posted_on_its_own(outbox: Outbox, slack:
     assert [f.reason for f in report.failed] == ["msg_blocked_by_policy"]
     (reply,) = slack.messages
     assert (reply.text, reply.thread_ts) == ("resolved", None)
-    assert outbox.store.outbox_counts() == {"failed": 1, "sent": 1, "skipped": 1}
+    assert outbox.store.outbox.counts() == {"failed": 1, "sent": 1, "skipped": 1}
 
 
 def test_without_a_token_every_message_fails_with_the_fix(tmp_path: Path, clock: FakeClock) -> None:
     store = StateStore.sqlite(str(tmp_path / "s.db"))
-    store.enqueue([Message("post", {"text": "fire"})], clock.now())
-    report = Delivery(store, None, clock).deliver()
+    store.outbox.enqueue([Message("post", Notice.text("fire"))], clock.now())
+    no_token = SlackTransport(None, "http://127.0.0.1:9/", "#ops-alerts", 2, Composer("x"))
+    report = Delivery(store, [no_token], clock).deliver()
     assert [(f.reason, "SLACK_BOT_TOKEN" in f.fix) for f in report.failed] == [
         ("not_configured", True)
     ]
@@ -367,7 +376,7 @@ def test_a_slack_answering_after_8_seconds_is_paged_once(
     )
     store = StateStore.sqlite(str(tmp_path / "state.db"))
     delivery = Notifier(settings, store, clock, httpx.Client()).delivery
-    store.enqueue([Message("post", {"text": "CRITICAL page"})], clock.now())
+    store.outbox.enqueue([Message("post", {"text": "CRITICAL page"})], clock.now())
     slack.delay = 8.0  # a bounded real wait: the one slow answer
     started = time.monotonic()
     report = delivery.deliver()
@@ -387,14 +396,14 @@ def test_a_post_that_timed_out_is_looked_for_before_it_is_posted_again(
     outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
     report = outbox.delivery.deliver()
     assert report.sent == 0 and texts(slack) == ["CRITICAL page"]
-    assert outbox.store.message(message_id).in_flight  # type: ignore[union-attr]
+    assert outbox.store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
     slack.delay = 0.0
     clock.advance(60)
     assert outbox.delivery.deliver().sent == 1
     # Found by its metadata in the channel's history: marked sent, not posted again.
     assert texts(slack) == ["CRITICAL page"]
     assert len(slack.calls("conversations.history")) == 1
-    sent = outbox.store.message(message_id)
+    sent = outbox.store.outbox.message(message_id)
     assert sent is not None and sent.posted_ts == slack.messages[0].ts
     meta = slack.messages[0].metadata
     assert meta is not None and meta["event_type"] == "cutover_watcher_message"
@@ -415,7 +424,7 @@ def test_a_crash_between_slacks_answer_and_the_mark_does_not_post_twice(
     clock.advance(301)
     assert outbox.delivery.deliver().sent == 1
     assert texts(slack) == ["CRITICAL page"]
-    assert outbox.store.message(message_id).status == "sent"  # type: ignore[union-attr]
+    assert outbox.store.outbox.message(message_id).status == "sent"  # type: ignore[union-attr]
 
 
 def test_without_a_history_scope_an_unknown_outcome_is_posted_again_with_a_warning(
@@ -443,7 +452,7 @@ def test_back_off_runs_from_the_end_of_the_attempt(
     slack.fail_when = lambda call: (clock.advance(30), FakeSlack.unavailable())[1]
     started = clock.now()
     outbox.delivery.deliver()
-    retry_at = outbox.store.message(message_id).next_attempt_at  # type: ignore[union-attr]
+    retry_at = outbox.store.outbox.message(message_id).next_attempt_at  # type: ignore[union-attr]
     assert retry_at == started + timedelta(seconds=31)  # 30 s attempt + 1 s back-off
 
 
@@ -482,7 +491,7 @@ def test_a_look_up_that_fails_keeps_the_outcome_unknown(
     slack.fail_next(FakeSlack.unavailable())  # the look-up itself meets a 503
     clock.advance(60)
     assert outbox.delivery.deliver().sent == 0
-    assert outbox.store.message(message_id).in_flight  # type: ignore[union-attr]
+    assert outbox.store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
     clock.advance(60)
     assert outbox.delivery.deliver().sent == 1
     assert texts(slack) == ["CRITICAL page"]

@@ -20,7 +20,8 @@ from watcher import history, marks
 from watcher.alerts import AlertPolicy, Escalation
 from watcher.runner import CheckReport
 from watcher.slack_messages import Composer
-from watcher.state import AlertEvent, StateStore
+from watcher.state import StateStore
+from watcher.store.alerts import AlertEvent
 
 APP = "raxx-api-prod"
 MENTION = "<@U024BE7LH>"
@@ -111,7 +112,7 @@ class Watch:
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
-        self.escalation = Escalation(store, AlertPolicy(), Composer(APP, MENTION))
+        self.escalation = Escalation(store, AlertPolicy())
 
     def observe(self, at: datetime, **results: Result) -> None:
         reports = [CheckReport(name, "7", result, 0.1) for name, result in results.items()]
@@ -155,8 +156,12 @@ def composer() -> Composer:
 
 
 def posted(store: StateStore) -> list[str]:
-    """The text of every queued timeline post (alerts' posts have an alert id)."""
-    return [m.payload["text"] for m in store.messages() if m.alert_id is None]
+    """The Slack text of every queued timeline post (alerts' posts have an alert id)."""
+    return [
+        composer().render(m.notice)["text"]
+        for m in store.outbox.messages()
+        if m.alert_id is None and m.notice is not None
+    ]
 
 
 def lines(text: str) -> list[str]:
@@ -187,7 +192,7 @@ def test_a_clean_watch_opens_the_gate(store: StateStore, watch: Watch) -> None:
         " showed zero new issues (checked at 18:33Z)",
         "• RM-11 also needs the operator's sign-off in Section 8 (see `watcher record`)",
     ]
-    assert store.watch_value("rm11_gate") == "open"
+    assert store.facts.gate() is True
     assert marks.gate_open_now(store, CUTOVER, now) is True
 
 
@@ -211,7 +216,7 @@ def test_a_warning_in_hour_two_closes_the_gate(store: StateStore, watch: Watch) 
     text = lines(posted(store)[0])
     assert text[0] == "RM-10 4-hour result: issues found — RM-11 gate CLOSED"
     assert "• RM-11 gate (7.4) CLOSED: WARNING alert `tables.more` at 16:18Z" in text
-    assert store.watch_value("rm11_gate") == "closed"
+    assert store.facts.gate() is False
     assert marks.gate_open_now(store, CUTOVER, CUTOVER + 5 * HOUR) is False
 
 
@@ -297,9 +302,9 @@ def test_the_gate_metric_over_the_watch(store: StateStore, watch: Watch) -> None
     assert marks.gate_open_now(store, CUTOVER, CUTOVER) is True
     watch.cycles(CYCLE, 4 * HOUR)
     # After T0+4h the recorded verdict wins: it is what the 4-hour mark posted.
-    store.set_watch_value("rm11_gate", "closed")
+    store.facts.keep_gate(False)
     assert marks.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is False
-    store.set_watch_value("rm11_gate", None)
+    store.facts.keep_gate(None)
     assert marks.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is True
 
 
@@ -318,8 +323,8 @@ def test_each_mark_is_posted_once(store: StateStore, watch: Watch, tmp_path: Pat
     other = StateStore.sqlite(str(tmp_path / "state.db"))
     try:
         assert marks.post_due(other, composer(), CUTOVER, clock.now()) == []
-        assert [m.name for m in other.marks()] == ["4h", "8h", "24h"]
-        assert not any(m.late for m in other.marks())
+        assert [m.name for m in other.timeline.marks()] == ["4h", "8h", "24h"]
+        assert not any(m.late for m in other.timeline.marks())
     finally:
         other.close()
     assert [lines(t)[0] for t in posted(store)] == [
@@ -335,7 +340,7 @@ def test_a_mark_posted_late_says_so(store: StateStore, watch: Watch) -> None:
     assert marks.post_due(store, composer(), CUTOVER, now) == ["4h"]
     text = lines(posted(store)[0])
     assert text[1] == "• posted late: due 2026-05-16 18:48Z, the watcher was down"
-    mark = store.mark("4h")
+    mark = store.timeline.mark("4h")
     assert mark is not None
     assert mark.late
     assert (mark.due_at, mark.posted_at) == (CUTOVER + 4 * HOUR, now)
@@ -345,7 +350,7 @@ def test_a_mark_within_five_minutes_is_on_time(store: StateStore, watch: Watch) 
     watch.cycles(timedelta(0), 4 * HOUR)
     marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR + 4 * MINUTE)
     assert "posted late" not in posted(store)[0]
-    mark = store.mark("4h")
+    mark = store.timeline.mark("4h")
     assert mark is not None
     assert not mark.late
 
@@ -382,7 +387,7 @@ def test_dashboard_lines(store: StateStore, watch: Watch) -> None:
     watch.cycle(CUTOVER + 2 * HOUR, pg_connections=pg_connections_result(12))
     watch.cycle(CUTOVER + 3 * HOUR, pg_info=pg_info_result(12))
     minute = CUTOVER.replace(second=0)
-    store.add_log_counts(
+    store.history.add_log_counts(
         {
             ("sqlite", minute): 2,  # T0's own minute counts
             ("sqlite", minute - MINUTE): 5,  # before T0: not this watch's
@@ -462,11 +467,11 @@ def test_untrusted_text_cannot_ping_anyone(store: StateStore, watch: Watch) -> N
 
 def test_events_in_the_store_decide_not_the_alerts_table(store: StateStore) -> None:
     # A mark built from events alone (as kept by any writer): a WARNING event inside the window.
-    from watcher.state import AlertChange, AlertRecord
+    from watcher.store.alerts import AlertChange, AlertRecord
 
     at = CUTOVER + 30 * MINUTE
     record = AlertRecord("logs.memory", "logs", "WARNING", "resolved", "R14", at, at)
-    store.change_alert(
+    store.alerts.change(
         "logs.memory",
         lambda old: AlertChange(
             record, events=[AlertEvent("logs.memory", "warned", "WARNING", "R14", at)]
@@ -487,7 +492,7 @@ def test_the_4_hour_mark_waits_for_a_check_still_recording_inside_the_window(
     # A probe that started 5 s before T0+4h records its CRITICAL only now.
     watch.observe(due - timedelta(seconds=5), healthz=healthz_sqlite())
     assert marks.post_due(store, composer(), CUTOVER, due + settle, settle=settle) == ["4h"]
-    assert store.watch_value("rm11_gate") == "closed"
+    assert store.facts.gate() is False
 
 
 # -- issue 12: a window the watcher never observed is never "clean" ----------------------------
@@ -519,7 +524,7 @@ def test_a_stream_gap_is_a_blind_window_not_an_alert_that_closes_the_gate(
     store: StateStore, watch: Watch
 ) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
-    store.add_events(
+    store.alerts.add_events(
         [
             AlertEvent(
                 "logs.stream_gap",

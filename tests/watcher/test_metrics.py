@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from watcher.check_names import CHECK_NAMES
 
 from checks import sentry
 from checks.healthz import HealthzObservation
 from checks.pg_connections import PgConnectionsObservation
 from checks.pg_info import PgInfoObservation
+from checks.registry import NAMES as CHECK_NAMES
 from checks.result import Finding, Result, State
 from checks.sentry import SentryObservation
 from checks.tables import TablesObservation

@@ -14,18 +14,13 @@ import pytest
 
 from tests.support.clock import CUTOVER
 from tests.support.postgres import PgServer, empty_database
-from watcher.state import (
-    FIRING,
-    AlertChange,
-    AlertEvent,
-    AlertRecord,
-    HistoryRow,
-    LogMatchCount,
-    Mark,
-    Message,
-    StateStore,
-    StateStoreError,
-)
+from watcher.notices import Notice
+from watcher.state import StateStore, StateStoreError
+from watcher.store.alerts import FIRING, AlertChange, AlertEvent, AlertRecord
+from watcher.store.history import HistoryRow, LogMatchCount
+from watcher.store.outbox import Message
+from watcher.store.timeline import Mark
+from watcher.store.watch_facts import DeliveryFailure
 
 MINUTE = timedelta(minutes=1)
 
@@ -56,58 +51,58 @@ def _alert(alert_id: str = "grants.table_privileges", **changes: object) -> Aler
 
 
 def test_first_baseline_wins(store: StateStore) -> None:
-    assert store.baseline("tables") is None
-    store.keep_baseline("tables", "35", CUTOVER)
-    store.keep_baseline("tables", "36", CUTOVER)
-    kept = store.baseline("tables")
+    assert store.facts.baseline("tables") is None
+    store.facts.keep_baseline("tables", "35", CUTOVER)
+    store.facts.keep_baseline("tables", "36", CUTOVER)
+    kept = store.facts.baseline("tables")
     assert kept is not None
     assert (kept.value, kept.observed_at) == ("35", CUTOVER)
 
 
 def test_watch_start_is_kept_once(store: StateStore) -> None:
-    assert store.watch_start() is None
-    assert store.keep_watch_start(CUTOVER) == CUTOVER
-    assert store.keep_watch_start(CUTOVER.replace(hour=20)) == CUTOVER
-    assert store.watch_start() == CUTOVER
-    store.set_watch_value("slack_health", "invalid_auth")
-    store.set_watch_value("slack_health", "channel_not_found")
-    assert store.watch_value("slack_health") == "channel_not_found"
-    store.set_watch_value("slack_health", None)
-    assert store.watch_value("slack_health") is None
+    assert store.facts.watch_start() is None
+    assert store.facts.keep_watch_start(CUTOVER) == CUTOVER
+    assert store.facts.keep_watch_start(CUTOVER.replace(hour=20)) == CUTOVER
+    assert store.facts.watch_start() == CUTOVER
+    store.facts.keep_delivery_failure(DeliveryFailure("invalid_auth", "fix the token"))
+    store.facts.keep_delivery_failure(DeliveryFailure("channel_not_found", "fix the channel"))
+    assert store.facts.delivery_failure() == DeliveryFailure("channel_not_found", "fix the channel")
+    store.facts.keep_delivery_failure(None)
+    assert store.facts.delivery_failure() is None
 
 
 def test_an_alert_change_is_kept_with_its_messages_and_events(store: StateStore) -> None:
     fired = _alert(fired_at=CUTOVER, bad_streak=1)
-    kept = store.change_alert(
+    kept = store.alerts.change(
         fired.id,
         lambda old: AlertChange(
             fired,
-            [Message("post", {"text": "fire"})],
+            [Message("post", Notice.text("fire"))],
             [AlertEvent(fired.id, "fired", "CRITICAL", fired.summary, CUTOVER)],
         ),
     )
     assert kept is not None and kept.message_id is not None
-    assert store.alert(fired.id) == kept
+    assert store.alerts.get(fired.id) == kept
     later = CUTOVER + 30 * MINUTE
-    store.change_alert(
+    store.alerts.change(
         fired.id,
         lambda old: AlertChange(
             replace(old, reminded_at=later, last_seen=later),  # type: ignore[type-var]
-            [Message("reply", {"text": "still"})],
+            [Message("reply", Notice.text("still"))],
         ),
     )
-    post, reply = store.messages()
-    assert (post.kind, post.alert_id, post.payload) == ("post", fired.id, {"text": "fire"})
+    post, reply = store.outbox.messages()
+    assert (post.kind, post.alert_id, post.notice) == ("post", fired.id, Notice.text("fire"))
     assert (reply.kind, reply.parent_id) == ("reply", post.id)
-    assert store.alert(fired.id).reminded_at == later  # type: ignore[union-attr]
-    assert [e.event for e in store.alert_events()] == ["fired"]
-    assert store.alerts() == [store.alert(fired.id)]
+    assert store.alerts.get(fired.id).reminded_at == later  # type: ignore[union-attr]
+    assert [e.event for e in store.alerts.events()] == ["fired"]
+    assert store.alerts.find() == [store.alerts.get(fired.id)]
 
 
 def test_deciding_nothing_changes_nothing(store: StateStore) -> None:
-    assert store.change_alert("healthz.timeout", lambda old: None) is None
-    assert store.alert("healthz.timeout") is None
-    assert store.messages() == []
+    assert store.alerts.change("healthz.timeout", lambda old: None) is None
+    assert store.alerts.get("healthz.timeout") is None
+    assert store.outbox.messages() == []
 
 
 def test_a_failed_decision_keeps_nothing(store: StateStore) -> None:
@@ -115,50 +110,53 @@ def test_a_failed_decision_keeps_nothing(store: StateStore) -> None:
         raise RuntimeError("bug")
 
     with pytest.raises(RuntimeError):
-        store.change_alert("healthz.timeout", broken)
-    assert store.alert("healthz.timeout") is None
+        store.alerts.change("healthz.timeout", broken)
+    assert store.alerts.get("healthz.timeout") is None
 
 
 def test_outbox_life_of_a_message(store: StateStore) -> None:
-    (first, second) = store.enqueue(
-        [Message("post", {"text": "4-hour result"}), Message("post", {"text": "8-hour mark"})],
+    (first, second) = store.outbox.enqueue(
+        [
+            Message("post", Notice.text("4-hour result")),
+            Message("post", Notice.text("8-hour mark")),
+        ],
         CUTOVER,
     )
-    assert [m.id for m in store.due(CUTOVER)] == [first, second]
-    store.mark_retry(first, CUTOVER + MINUTE, "ratelimited")
-    assert [m.id for m in store.due(CUTOVER)] == [second]
-    assert store.next_attempt() == CUTOVER
-    store.mark_sent(second, CUTOVER, "C0OPS", "1747405862.000100")
-    assert store.next_attempt() == CUTOVER + MINUTE
-    sent = store.message(second)
+    assert [m.id for m in store.outbox.due(CUTOVER)] == [first, second]
+    store.outbox.set_retry(first, CUTOVER + MINUTE, "ratelimited")
+    assert [m.id for m in store.outbox.due(CUTOVER)] == [second]
+    assert store.outbox.next_attempt() == CUTOVER
+    store.outbox.set_sent(second, CUTOVER, "C0OPS", "1747405862.000100")
+    assert store.outbox.next_attempt() == CUTOVER + MINUTE
+    sent = store.outbox.message(second)
     assert sent is not None and (sent.status, sent.posted_ts, sent.attempts) == (
         "sent",
         "1747405862.000100",
         1,
     )
-    store.mark_failed(first, "channel_not_found")
-    assert store.outbox_counts() == {"sent": 1, "failed": 1}
-    assert store.due(CUTOVER + MINUTE) == []
-    assert store.requeue_failed(["invalid_auth"], CUTOVER) == 0
-    assert store.requeue_failed(["channel_not_found"], CUTOVER) == 1
-    assert [m.id for m in store.due(CUTOVER)] == [first]
+    store.outbox.set_failed(first, "channel_not_found")
+    assert store.outbox.counts() == {"sent": 1, "failed": 1}
+    assert store.outbox.due(CUTOVER + MINUTE) == []
+    assert store.outbox.requeue_failed(["invalid_auth"], CUTOVER) == 0
+    assert store.outbox.requeue_failed(["channel_not_found"], CUTOVER) == 1
+    assert [m.id for m in store.outbox.due(CUTOVER)] == [first]
 
 
 def test_a_mark_is_posted_once(store: StateStore) -> None:
     mark = Mark("4h", CUTOVER + timedelta(hours=4), CUTOVER + timedelta(hours=4), late=False)
-    assert store.post_mark(mark, [Message("post", {"text": "clean"})])
+    assert store.timeline.post(mark, [Message("post", Notice.text("clean"))])
     again = replace(mark, posted_at=CUTOVER + timedelta(hours=5), late=True)
-    assert not store.post_mark(again, [Message("post", {"text": "clean, late"})])
-    assert store.mark("4h") == mark
-    assert store.marks() == [mark]
-    assert [m.payload["text"] for m in store.messages()] == ["clean"]
+    assert not store.timeline.post(again, [Message("post", Notice.text("clean, late"))])
+    assert store.timeline.mark("4h") == mark
+    assert store.timeline.marks() == [mark]
+    assert [m.notice.title for m in store.outbox.messages() if m.notice] == ["clean"]
 
 
 def test_log_counts_add_up_per_pattern_and_minute(store: StateStore) -> None:
-    store.add_log_counts({("sqlite", CUTOVER): 2, ("crash", CUTOVER + MINUTE): 1})
-    store.add_log_counts({("sqlite", CUTOVER): 3, ("sqlite", CUTOVER + 5 * MINUTE): 1})
-    assert store.log_counts(CUTOVER) == {"sqlite": 6, "crash": 1}
-    assert store.log_counts(CUTOVER + MINUTE, CUTOVER + 5 * MINUTE) == {"crash": 1}
+    store.history.add_log_counts({("sqlite", CUTOVER): 2, ("crash", CUTOVER + MINUTE): 1})
+    store.history.add_log_counts({("sqlite", CUTOVER): 3, ("sqlite", CUTOVER + 5 * MINUTE): 1})
+    assert store.history.log_counts(CUTOVER) == {"sqlite": 6, "crash": 1}
+    assert store.history.log_counts(CUTOVER + MINUTE, CUTOVER + 5 * MINUTE) == {"crash": 1}
 
 
 def test_check_history_in_time_order(store: StateStore) -> None:
@@ -166,10 +164,10 @@ def test_check_history_in_time_order(store: StateStore) -> None:
         HistoryRow(CUTOVER + MINUTE, "healthz", "OK", "db=postgresql", {"latency_seconds": 0.04}),
         HistoryRow(CUTOVER, "pg_info", "OK", "7/25", {"connections": 7.0}),
     ]
-    store.record_checks(rows)
-    assert store.check_history() == [rows[1], rows[0]]
-    assert store.check_history("healthz") == [rows[0]]
-    assert store.check_history(since=CUTOVER + MINUTE) == [rows[0]]
+    store.history.record(rows)
+    assert store.history.observations() == [rows[1], rows[0]]
+    assert store.history.observations("healthz") == [rows[0]]
+    assert store.history.observations(since=CUTOVER + MINUTE) == [rows[0]]
 
 
 def test_alertmanager_hears_of_firing_alerts_and_each_resolution_once(store: StateStore) -> None:
@@ -180,10 +178,10 @@ def test_alertmanager_hears_of_firing_alerts_and_each_resolution_once(store: Sta
     )
     blind = _alert("sentry.blind", severity="UNKNOWN")
     for record in (firing, resolved, blind):
-        store.change_alert(record.id, lambda old, r=record: AlertChange(r))  # type: ignore[misc]
-    assert [a.id for a in store.alertmanager_pending()] == [firing.id, resolved.id]
-    store.alertmanager_done([resolved.id], {resolved.id: resolved_at})
-    assert [a.id for a in store.alertmanager_pending()] == [firing.id]
+        store.alerts.change(record.id, lambda old, r=record: AlertChange(r))  # type: ignore[misc]
+    assert [a.id for a in store.alerts.alertmanager_pending()] == [firing.id, resolved.id]
+    store.alerts.alertmanager_done([resolved.id], {resolved.id: resolved_at})
+    assert [a.id for a in store.alerts.alertmanager_pending()] == [firing.id]
 
 
 def test_threads_share_one_store(store: StateStore) -> None:
@@ -191,8 +189,8 @@ def test_threads_share_one_store(store: StateStore) -> None:
 
     def keep(i: int) -> None:
         try:
-            store.keep_baseline(f"b{i}", str(i), CUTOVER)
-            store.enqueue([Message("post", {"n": i})], CUTOVER)
+            store.facts.keep_baseline(f"b{i}", str(i), CUTOVER)
+            store.outbox.enqueue([Message("post", Notice.text(str(i)))], CUTOVER)
         except Exception as exc:
             errors.append(exc)
 
@@ -202,8 +200,10 @@ def test_threads_share_one_store(store: StateStore) -> None:
     for t in threads:
         t.join(10)
     assert errors == []
-    assert [store.baseline(f"b{i}").value for i in range(20)] == [str(i) for i in range(20)]  # type: ignore[union-attr]
-    assert sorted(m.payload["n"] for m in store.messages()) == list(range(20))
+    assert [store.facts.baseline(f"b{i}").value for i in range(20)] == [str(i) for i in range(20)]  # type: ignore[union-attr]
+    assert sorted(int(m.notice.title) for m in store.outbox.messages() if m.notice) == list(
+        range(20)
+    )
 
 
 def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection(
@@ -212,7 +212,7 @@ def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection
     with empty_database(pg_server) as database:
         store = StateStore.from_url(database.url)
         try:
-            store.keep_baseline("tables", "35", CUTOVER)
+            store.facts.keep_baseline("tables", "35", CUTOVER)
             with pg_server.admin(database.name) as conn, conn.cursor() as cur:
                 cur.execute(
                     "SELECT table_schema, count(*) FROM information_schema.tables"
@@ -224,7 +224,7 @@ def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE application_name = 'cutover-watcher-state'"
                 )
-            assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
+            assert store.facts.baseline("tables").value == "35"  # type: ignore[union-attr]
         finally:
             store.close()
 
@@ -232,7 +232,7 @@ def test_postgres_store_lives_in_schema_watcher_and_survives_a_broken_connection
 def test_an_unreachable_postgres_store_is_an_error_without_the_password() -> None:
     store = StateStore.from_url("postgresql://watcher:s3cret-pw@127.0.0.1:9/state")
     with pytest.raises(StateStoreError) as raised:
-        store.baseline("tables")
+        store.facts.baseline("tables")
     assert "s3cret-pw" not in str(raised.value)
     assert "127.0.0.1" in str(raised.value)
 
@@ -240,26 +240,26 @@ def test_an_unreachable_postgres_store_is_an_error_without_the_password() -> Non
 def test_first_baseline_wins_and_survives_reopening(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/state/watcher.db"
     store = StateStore.from_url(url)
-    assert store.baseline("tables") is None
-    store.keep_baseline("tables", "35", CUTOVER)
-    store.keep_baseline("tables", "36", CUTOVER)
+    assert store.facts.baseline("tables") is None
+    store.facts.keep_baseline("tables", "35", CUTOVER)
+    store.facts.keep_baseline("tables", "36", CUTOVER)
     store.close()
-    kept = StateStore.from_url(url).baseline("tables")
+    kept = StateStore.from_url(url).facts.baseline("tables")
     assert kept is not None
     assert (kept.value, kept.observed_at) == ("35", CUTOVER)
 
 
 def test_relative_url_is_relative_to_the_working_directory(tmp_path: Path) -> None:
     store = StateStore.from_url("sqlite:///watcher-state.db")
-    store.keep_baseline("revision", "0001", CUTOVER)
+    store.facts.keep_baseline("revision", "0001", CUTOVER)
     store.close()
     assert (tmp_path / "watcher-state.db").exists()
 
 
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
-    StateStore.sqlite(str(tmp_path / "s.db")).baseline("x")
+    StateStore.sqlite(str(tmp_path / "s.db")).facts.baseline("x")
     with sqlite3.connect(tmp_path / "s.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (15,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (21,)
 
 
 def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -> None:
@@ -272,24 +272,24 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -
         conn.execute("INSERT INTO baselines VALUES ('tables', '35', ?)", (CUTOVER.isoformat(),))
         conn.execute("PRAGMA user_version = 1")
     store = StateStore.sqlite(str(path))
-    assert store.keep_watch_start(CUTOVER) == CUTOVER
-    assert store.baseline("tables").value == "35"  # type: ignore[union-attr]
+    assert store.facts.keep_watch_start(CUTOVER) == CUTOVER
+    assert store.facts.baseline("tables").value == "35"  # type: ignore[union-attr]
 
 
 def test_unusable_file_is_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "not-a-db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StateStoreError, match="not-a-db"):
-        StateStore.sqlite(str(tmp_path / "not-a-db")).baseline("tables")
+        StateStore.sqlite(str(tmp_path / "not-a-db")).facts.baseline("tables")
 
 
 def test_locked_store_is_an_error_after_the_busy_timeout(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
-    StateStore.sqlite(str(path)).baseline("x")
+    StateStore.sqlite(str(path)).facts.baseline("x")
     holder = sqlite3.connect(path)
     holder.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StateStoreError, match="locked"):
-            StateStore.sqlite(str(path), busy_timeout=0.1).keep_baseline("x", "1", CUTOVER)
+            StateStore.sqlite(str(path), busy_timeout=0.1).facts.keep_baseline("x", "1", CUTOVER)
     finally:
         holder.rollback()
         holder.close()
@@ -298,7 +298,7 @@ def test_locked_store_is_an_error_after_the_busy_timeout(tmp_path: Path) -> None
 def test_a_directory_that_cannot_be_created_is_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StateStoreError, match=r"state store .*file/state/x\.db: Not a directory"):
-        StateStore.sqlite(str(tmp_path / "file" / "state" / "x.db")).baseline("tables")
+        StateStore.sqlite(str(tmp_path / "file" / "state" / "x.db")).facts.baseline("tables")
 
 
 def test_two_processes_deciding_a_new_alert_fire_it_once(store: StateStore, store_url: str) -> None:
@@ -310,12 +310,12 @@ def test_two_processes_deciding_a_new_alert_fire_it_once(store: StateStore, stor
         if old is not None:
             return None  # the other process fired it first
         fired.append(1)
-        return AlertChange(_alert("healthz.db_sqlite"), [Message("post", {"text": "page"})])
+        return AlertChange(_alert("healthz.db_sqlite"), [Message("post", Notice.text("page"))])
 
     def run(s: StateStore) -> None:
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
-        s.change_alert("healthz.db_sqlite", decide)
+        s.alerts.change("healthz.db_sqlite", decide)
 
     threads = [threading.Thread(target=run, args=(s,)) for s in (store, other)]
     for t in threads:
@@ -323,7 +323,7 @@ def test_two_processes_deciding_a_new_alert_fire_it_once(store: StateStore, stor
     for t in threads:
         t.join(10)
     other.close()
-    assert len(store.messages()) == 1
+    assert len(store.outbox.messages()) == 1
     assert fired == [1]
 
 
@@ -335,7 +335,7 @@ def test_four_watchers_starting_at_once_all_migrate(store_url: str) -> None:
     def start(s: StateStore) -> None:
         barrier.wait()
         try:
-            s.keep_baseline("tables", "35", CUTOVER)
+            s.facts.keep_baseline("tables", "35", CUTOVER)
         except Exception as exc:
             errors.append(exc)
 
@@ -371,13 +371,13 @@ def test_a_claimed_message_is_nobody_elses_until_its_lease_expires(store_url: st
 
 
 def test_a_retry_that_cannot_have_reached_slack_is_not_in_flight(store: StateStore) -> None:
-    (message_id,) = store.enqueue([Message("post", {"text": "page"})], CUTOVER)
+    (message_id,) = store.outbox.enqueue([Message("post", {"text": "page"})], CUTOVER)
     store.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
-    store.mark_retry(message_id, CUTOVER, "http_503")
-    assert not store.message(message_id).in_flight  # type: ignore[union-attr]
+    store.outbox.set_retry(message_id, CUTOVER, "http_503")
+    assert not store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
     store.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
-    store.mark_retry(message_id, CUTOVER, "timeout", uncertain=True)
-    assert store.message(message_id).in_flight  # type: ignore[union-attr]
+    store.outbox.set_retry(message_id, CUTOVER, "timeout", uncertain=True)
+    assert store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
 
 
 def test_a_line_is_counted_once_whichever_store_handle_counts_it(store_url: str) -> None:

@@ -265,7 +265,7 @@ def test_a_gap_the_replay_cannot_cover_is_a_warning_a_blind_window_and_a_metric(
         "lines between 14:50:42Z and 14:58:42Z" in (m.text or "") for m in fakes.slack.messages
     )
     # A blind window for the 4-hour result and the marks; counted in a metric.
-    blind = [e for e in watch.store.alert_events() if e.event == "blind"]
+    blind = [e for e in watch.store.alerts.events() if e.event == "blind"]
     assert [(e.alert_id, e.summary) for e in blind] == [
         ("logs.stream_gap", "lines between 14:50:42Z and 14:58:42Z may be lost")
     ]

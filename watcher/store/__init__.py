@@ -1,0 +1,1 @@
+"""The state store's repositories, one per concern, over one database layer."""
