@@ -1526,14 +1526,16 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
         stores = [StateStore.from_url(url) for _ in range(2)]
         for store in stores:
             rig.cleanups.append(store.close)
-        stores[0].enqueue([Message("post", {"text": f"page {i}"}) for i in range(10)], NOW)
+        stores[0].outbox.enqueue(
+            [Message("post", Notice.text(f"page {i}")) for i in range(10)], NOW
+        )
         deliveries = [Notifier(settings, s, rig.clock, http).delivery for s in stores]
         match = LogMatchCount("permission_denied", NOW, "cd" * 12)
         counted: list[list[LogMatchCount]] = []
 
         def work(store: StateStore, delivery: Delivery) -> None:
             delivery.deliver()
-            counted.append(store.count_log_matches([match], rig.clock.now()))
+            counted.append(store.history.count_log_matches([match], rig.clock.now()))
 
         threads = [
             threading.Thread(target=work, args=pair)
@@ -1545,7 +1547,7 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
             thread.join(30)
         texts = sorted(m.text or "" for m in rig.slack.messages)
         assert texts == sorted(f"page {i}" for i in range(10)) * expect.pages
-        assert stores[0].log_counts(NOW) == {"permission_denied": 1}
+        assert stores[0].history.log_counts(NOW) == {"permission_denied": 1}
         assert sorted(len(c) for c in counted) == [0, 1]
         return
     # down-during-delivery: the daemon's own delivery thread, in this process.
@@ -1571,7 +1573,7 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
         assert "thread deliver failing" in own and "StateStoreError" in own, own
         assert rig.slack.messages == []
         cur.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-    store.outbox.enqueue([Message("post", {"text": "CRITICAL page"})], rig.clock.now())
+    store.outbox.enqueue([Message("post", Notice.text("CRITICAL page"))], rig.clock.now())
     watch.wake.set()
     _until(lambda: len(rig.slack.messages) >= 1)
     _until(lambda: watch.self_report().result.state == State.OK)

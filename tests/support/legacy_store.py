@@ -102,6 +102,21 @@ MIGRATIONS = (
     )
     """,
     "CREATE INDEX check_history_at ON check_history (check_name, at)",
+    # A claim (a lease that expires) lets any number of processes share one outbox: the row
+    # is sent by the one that holds it. `in_flight`: an attempt whose outcome is not known
+    # (a timeout, a crash after Slack answered), so the next one looks before posting again.
+    "ALTER TABLE outbox ADD COLUMN claimed_until {float}",
+    "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE outbox ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
+    # The log lines whose matches are counted (digests): a line is counted once, whichever
+    # process, session or restart reads it.
+    """
+    CREATE TABLE log_lines (
+        digest TEXT PRIMARY KEY,
+        at {float} NOT NULL
+    )
+    """,
+    "CREATE INDEX log_lines_at ON log_lines (at)",
 )
 
 
@@ -125,6 +140,8 @@ def _fill(execute: Execute) -> None:
         ("transport_streak:healthz", "1"),
         ("slack_health", json.dumps({"reason": "ratelimited", "fix": "wait"})),
         ("rm11_gate", "closed"),
+        ("outbox_store_id", "5f0e1d2c3b4a5968"),
+        ("follower_recent", "a1b2c3,d4e5f6"),
     ):
         execute("INSERT INTO watch (key, value) VALUES (?, ?)", (key, value))
     execute(
@@ -172,6 +189,7 @@ def _fill(execute: Execute) -> None:
         "INSERT INTO log_counts (pattern, minute, count) VALUES (?, ?, ?)",
         ("sqlite", t0 + 600, 4),
     )
+    execute("INSERT INTO log_lines (digest, at) VALUES (?, ?)", ("d4e5f6", t0 + 600))
     for offset, check, state, summary, metrics in (
         (
             5,

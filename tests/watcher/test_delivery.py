@@ -20,7 +20,7 @@ from tests.support.postgres import PgServer, empty_database
 from watcher.delivery import Delivery, Failure
 from watcher.metrics import Metrics
 from watcher.notices import Notice
-from watcher.slack import SlackTransport
+from watcher.slack import SlackTransport, Tag
 from watcher.slack_messages import Composer
 from watcher.state import StateStore
 from watcher.store.outbox import Message
@@ -42,6 +42,7 @@ class Outbox:
         transport = SlackTransport(
             self.token, self.url, "#ops-alerts", timeout=2, composer=Composer("raxx-api-prod")
         )
+        self.transport = transport
         self.delivery = Delivery(
             self.store, [transport], self.clock, self.metrics, self.reported.append
         )
@@ -376,7 +377,7 @@ def test_a_slack_answering_after_8_seconds_is_paged_once(
     )
     store = StateStore.sqlite(str(tmp_path / "state.db"))
     delivery = Notifier(settings, store, clock, httpx.Client()).delivery
-    store.outbox.enqueue([Message("post", {"text": "CRITICAL page"})], clock.now())
+    store.outbox.enqueue([Message("post", Notice.text("CRITICAL page"))], clock.now())
     slack.delay = 8.0  # a bounded real wait: the one slow answer
     started = time.monotonic()
     report = delivery.deliver()
@@ -393,7 +394,7 @@ def test_a_post_that_timed_out_is_looked_for_before_it_is_posted_again(
 ) -> None:
     (message_id,) = outbox.queue("CRITICAL page")
     slack.delay = 1.5  # past the transport's 1 s (rounded) timeout below; Slack posts it anyway
-    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    outbox.transport._client.timeout = 1  # type: ignore[union-attr]
     report = outbox.delivery.deliver()
     assert report.sent == 0 and texts(slack) == ["CRITICAL page"]
     assert outbox.store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
@@ -415,10 +416,10 @@ def test_a_crash_between_slacks_answer_and_the_mark_does_not_post_twice(
 ) -> None:
     (message_id,) = outbox.queue("CRITICAL page")
     # The process claims the message, Slack posts it, and the process dies before the mark.
-    item = outbox.store.claim_next(clock.now(), clock.now() + timedelta(seconds=300), "dead")
+    item = outbox.store.outbox.claim_next(clock.now(), clock.now() + timedelta(seconds=300), "dead")
     assert item is not None
-    assert outbox.delivery._transport is not None
-    outbox.delivery._transport.post(item.payload, None, outbox.delivery._tag(item))
+    transport = outbox.transport
+    transport.post(transport.render(item), None, Tag(item.id, transport._store_id(outbox.store)))
     outbox.restart()  # a new process: the claim is someone else's until it expires
     assert outbox.delivery.deliver().sent == 0
     clock.advance(301)
@@ -433,7 +434,7 @@ def test_without_a_history_scope_an_unknown_outcome_is_posted_again_with_a_warni
     slack.scopes = {"chat:write"}
     outbox.queue("CRITICAL page")
     slack.delay = 1.5
-    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    outbox.transport._client.timeout = 1  # type: ignore[union-attr]
     outbox.delivery.deliver()
     slack.delay = 0.0
     clock.advance(60)
@@ -463,9 +464,15 @@ def test_two_deliveries_on_one_postgres_store_send_each_message_once(
         stores = [StateStore.from_url(database.url) for _ in range(2)]
         try:
             clock = FakeClock()
-            stores[0].enqueue([Message("post", {"text": f"m{i}"}) for i in range(20)], clock.now())
+            stores[0].outbox.enqueue(
+                [Message("post", Notice.text(f"m{i}")) for i in range(20)], clock.now()
+            )
             deliveries = [
-                Delivery(s, SlackTransport(TOKEN, slack.api_url, "#ops-alerts", 2), clock)
+                Delivery(
+                    s,
+                    [SlackTransport(TOKEN, slack.api_url, "#ops-alerts", 2, Composer("raxx"))],
+                    clock,
+                )
                 for s in stores
             ]
             threads = [threading.Thread(target=d.deliver) for d in deliveries]
@@ -474,7 +481,7 @@ def test_two_deliveries_on_one_postgres_store_send_each_message_once(
             for thread in threads:
                 thread.join(30)
             assert sorted(texts(slack)) == sorted(f"m{i}" for i in range(20))  # type: ignore[type-var]
-            assert stores[0].outbox_counts() == {"sent": 20}
+            assert stores[0].outbox.counts() == {"sent": 20}
         finally:
             for store in stores:
                 store.close()
@@ -485,7 +492,7 @@ def test_a_look_up_that_fails_keeps_the_outcome_unknown(
 ) -> None:
     (message_id,) = outbox.queue("CRITICAL page")
     slack.delay = 1.5
-    outbox.delivery._transport._client.timeout = 1  # type: ignore[union-attr]
+    outbox.transport._client.timeout = 1  # type: ignore[union-attr]
     outbox.delivery.deliver()
     slack.delay = 0.0
     slack.fail_next(FakeSlack.unavailable())  # the look-up itself meets a 503

@@ -355,27 +355,27 @@ def test_four_watchers_starting_at_once_all_migrate(store_url: str) -> None:
 def test_a_claimed_message_is_nobody_elses_until_its_lease_expires(store_url: str) -> None:
     one, two = StateStore.from_url(store_url), StateStore.from_url(store_url)
     try:
-        (message_id,) = one.enqueue([Message("post", {"text": "page"})], CUTOVER)
+        (message_id,) = one.outbox.enqueue([Message("post", Notice.text("page"))], CUTOVER)
         lease = CUTOVER + 2 * MINUTE
-        claimed = one.claim_next(CUTOVER, lease, "one")
+        claimed = one.outbox.claim_next(CUTOVER, lease, "one")
         assert claimed is not None and claimed.id == message_id and not claimed.in_flight
-        assert two.claim_next(CUTOVER + MINUTE, lease, "two") is None
+        assert two.outbox.claim_next(CUTOVER + MINUTE, lease, "two") is None
         # The holder died: after the lease, another takes it over, and knows it may be out.
-        taken = two.claim_next(lease, lease + 2 * MINUTE, "two")
+        taken = two.outbox.claim_next(lease, lease + 2 * MINUTE, "two")
         assert taken is not None and taken.in_flight
-        two.mark_sent(message_id, lease, "C1", "1.2")
-        assert one.claim_next(lease + 10 * MINUTE, lease + 12 * MINUTE, "one") is None
+        two.outbox.set_sent(message_id, lease, "C1", "1.2")
+        assert one.outbox.claim_next(lease + 10 * MINUTE, lease + 12 * MINUTE, "one") is None
     finally:
         one.close()
         two.close()
 
 
 def test_a_retry_that_cannot_have_reached_slack_is_not_in_flight(store: StateStore) -> None:
-    (message_id,) = store.outbox.enqueue([Message("post", {"text": "page"})], CUTOVER)
-    store.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
+    (message_id,) = store.outbox.enqueue([Message("post", Notice.text("page"))], CUTOVER)
+    store.outbox.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
     store.outbox.set_retry(message_id, CUTOVER, "http_503")
     assert not store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
-    store.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
+    store.outbox.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
     store.outbox.set_retry(message_id, CUTOVER, "timeout", uncertain=True)
     assert store.outbox.message(message_id).in_flight  # type: ignore[union-attr]
 
@@ -384,11 +384,11 @@ def test_a_line_is_counted_once_whichever_store_handle_counts_it(store_url: str)
     one, two = StateStore.from_url(store_url), StateStore.from_url(store_url)
     try:
         match = LogMatchCount("permission_denied", CUTOVER, "ab" * 12)
-        assert one.count_log_matches([match], CUTOVER) == [match]
+        assert one.history.count_log_matches([match], CUTOVER) == [match]
         # A second watcher, or a restart's replay, reads the same line again.
-        assert two.count_log_matches([match], CUTOVER + MINUTE) == []
-        assert two.log_counts(CUTOVER) == {"permission_denied": 1}
-        assert one.counted_lines(CUTOVER) == ["ab" * 12]
+        assert two.history.count_log_matches([match], CUTOVER + MINUTE) == []
+        assert two.history.log_counts(CUTOVER) == {"permission_denied": 1}
+        assert one.history.counted_lines(CUTOVER) == ["ab" * 12]
     finally:
         one.close()
         two.close()
@@ -411,7 +411,7 @@ def test_a_store_written_before_claims_opens_and_keeps_its_outbox(tmp_path: Path
         conn.commit()
     store = StateStore.sqlite(str(path))
     try:
-        item = store.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
+        item = store.outbox.claim_next(CUTOVER, CUTOVER + MINUTE, "me")
         assert item is not None and item.payload == {"text": "queued before"}
         assert not item.in_flight
     finally:

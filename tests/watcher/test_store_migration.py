@@ -59,9 +59,9 @@ def test_key_value_settings_became_typed_columns(store: StateStore) -> None:
     assert store.facts.transport_streak("healthz") == 1
     assert store.facts.transport_streak("pg_info") == 0
     assert store.facts.delivery_failure() == DeliveryFailure("ratelimited", "wait")
-    # Nothing of it is left in the old key-value table.
-    for key in ("started_at", "rm11_gate", "slack_health", "transport_streak:healthz"):
-        assert store.watch_value(key) is None
+    assert store.facts.keep_store_id("another") == "5f0e1d2c3b4a5968"
+    assert store.facts.follower_memory() == ["a1b2c3", "d4e5f6"]
+    assert store.history.counted_lines(CUTOVER) == ["d4e5f6"]
 
 
 def test_the_open_alert_is_read_and_not_paged_again(store: StateStore) -> None:
