@@ -44,11 +44,11 @@ from tests.support.postgres import (
 )
 from tests.support.runbook_schema import TABLE_COUNT
 from watcher import __version__
-from watcher.checkset import CheckSet
+from watcher.checking.runner import CheckReport, run_checks
+from watcher.checking.sources import CheckSet
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, run_checks
 from watcher.settings import Settings, load_settings
-from watcher.state import StateStore
+from watcher.store.state import StateStore
 
 POLL_SECONDS = 0.005
 # Between cycles, as the daemon's interval would be: long enough to see the connection gone.

@@ -48,12 +48,12 @@ from tests.fakes import heroku as heroku_fake
 from tests.fakes.logplex import PLAIN, SESSION_TOKEN
 from tests.support.clock import FakeClock
 from watcher import __version__, daemon
-from watcher.log_follower import LogFollower
-from watcher.metrics import Metrics
-from watcher.notifier import Notifier
+from watcher.logs.follower import LogFollower
+from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.settings import load_settings
-from watcher.state import StateStore
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 from watcher.watch import Watch
 
 TARGET_MB = 100.0

@@ -61,21 +61,23 @@ from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, OWNER_PASSWORD, PgServer, WatchedDatabase
-from watcher import __version__, cli, slack
-from watcher.alertmanager import Alertmanager
-from watcher.checkset import CheckSet
+from watcher import __version__
+from watcher.checking.runner import CheckReport, run_checks
+from watcher.checking.sources import CheckSet
+from watcher.cli import main as cli
 from watcher.daemon import Daemon
-from watcher.delivery import Delivery
-from watcher.metrics import Metrics
-from watcher.notices import Notice
-from watcher.notifier import Notifier
+from watcher.notify import slack
+from watcher.notify.alertmanager import Alertmanager
+from watcher.notify.delivery import Delivery
+from watcher.notify.notices import Notice
+from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, run_checks
 from watcher.settings import Settings, load_settings
-from watcher.state import StateStore
-from watcher.state_db import PostgresDb
+from watcher.store.database import PostgresDb
 from watcher.store.history import LogMatchCount
 from watcher.store.outbox import Message
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 from watcher.watch import Watch
 
 ROOT = Path(__file__).resolve().parents[1]

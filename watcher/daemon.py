@@ -24,12 +24,12 @@ from apscheduler.events import (
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from checks.clock import Clock
-from watcher import pushgateway
-from watcher.metrics_server import MetricsServer
 from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.settings import Settings
-from watcher.state import StateStoreError
+from watcher.store.state import StateStoreError
+from watcher.telemetry import pushgateway
+from watcher.telemetry.metrics_server import MetricsServer
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)

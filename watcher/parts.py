@@ -16,17 +16,17 @@ from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.log_window import LogWindow
 from checks.registry import Registry
 from watcher import __version__
-from watcher.channels import CHANNELS
-from watcher.checkset import CheckSet
-from watcher.delivery import Failure
-from watcher.log_follower import LogFollower
-from watcher.metrics import Metrics
-from watcher.notifier import Notifier
+from watcher.checking.runner import CheckReport, run_checks
+from watcher.checking.sources import CheckSet
+from watcher.logs.follower import LogFollower
+from watcher.notify.channels import CHANNELS
+from watcher.notify.delivery import Failure
+from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, run_checks
-from watcher.self_monitoring import SelfMonitoring
 from watcher.settings import Settings
-from watcher.state import StateStore
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
+from watcher.telemetry.self_monitoring import SelfMonitoring
 from watcher.watch import Watch
 
 USER_AGENT = f"cutover-watcher/{__version__}"

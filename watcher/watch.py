@@ -18,19 +18,19 @@ from checks.log_tally import LogTally
 from checks.log_window import Coverage
 from checks.registry import Registry
 from checks.result import Result, State
-from watcher import marks, timeline
-from watcher.channels import CHANNELS
-from watcher.checkset import CheckSet
-from watcher.history import record
-from watcher.log_follower import LogFollower, gap_text
-from watcher.metrics import Metrics
-from watcher.notifier import Notifier
+from watcher.checking.observations import keep_observations
+from watcher.checking.runner import CheckReport, PlannedCheck, redacted, run_checks
+from watcher.checking.sources import CheckSet
+from watcher.logs.follower import LogFollower, gap_text
+from watcher.notify.channels import CHANNELS
+from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, PlannedCheck, redacted, run_checks
 from watcher.settings import Settings
-from watcher.state import StateStore, StateStoreError
 from watcher.store.alerts import AlertEvent
 from watcher.store.history import LogMatchCount
+from watcher.store.state import StateStore, StateStoreError
+from watcher.telemetry.metrics import Metrics
+from watcher.timeline import marks, phases
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,9 @@ class Watch:
         if posted:
             self.wake.set()
         self.metrics.watch(
-            timeline.elapsed_seconds(self.t0, now), marks.gate_open_now(self.store, self.t0, now)
+            phases.elapsed_seconds(self.t0, now), marks.gate_open_now(self.store, self.t0, now)
         )
-        if timeline.phase(self.t0, now) == "done" and not self._logged_done:
+        if phases.phase(self.t0, now) == "done" and not self._logged_done:
             self._logged_done = True
             log.info(
                 "the 24-hour watch is over; the worker can be scaled to 0"
@@ -198,9 +198,9 @@ class Watch:
         if problems:
             result = Result.unknown("; ".join(problems))
         else:
-            phase = timeline.phase(self.t0, self.clock.now())
+            phase = phases.phase(self.t0, self.clock.now())
             text = f"watching; phase {phase}"
-            if phase == timeline.BEFORE:
+            if phase == phases.BEFORE:
                 text = f"waiting for the cutover at {self.t0:%Y-%m-%d %H:%M:%SZ}; checks run"
             result = Result(State.OK, text)
         return CheckReport(SELF, "7", result, 0.0)
@@ -221,7 +221,7 @@ class Watch:
             checkset.close()
         self.metrics.observe(reports, at, checkset.heroku_rate_limit_remaining)
         try:
-            record(self.store, reports, at)
+            keep_observations(self.store, reports, at)
             self.notifier.observe(reports, at)
             self.problem("store", None)
         except StateStoreError as exc:

@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 
 from tests.support.clock import CUTOVER
-from watcher.state_db import Execute, StateDb
+from watcher.store.database import Execute, StateDb
 
 MIGRATIONS = (
     """

@@ -14,11 +14,11 @@ from checks.result import Finding, Result, State
 from tests.fakes.http import FakeServer, Reply, json_reply
 from tests.support.alertmanager import Alertmanager as RealAlertmanager
 from tests.support.clock import CUTOVER, FakeClock
-from watcher.alertmanager import Alertmanager
-from watcher.alerts import AlertPolicy, Escalation
-from watcher.metrics import Metrics
-from watcher.runner import CheckReport
-from watcher.state import StateStore
+from watcher.alerting.escalation import AlertPolicy, Escalation
+from watcher.checking.runner import CheckReport
+from watcher.notify.alertmanager import Alertmanager
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 
 
 def grants(*findings: Finding) -> CheckReport:

@@ -11,12 +11,12 @@ import pytest
 from checks.result import Finding, Result, State
 from tests.fakes.slack import CHANNEL_ID, TOKEN, FakeSlack
 from tests.support.clock import FakeClock
-from watcher.alerts import AlertPolicy, Escalation
-from watcher.delivery import Delivery
-from watcher.runner import CheckReport
-from watcher.slack import SlackTransport
-from watcher.slack_messages import Composer
-from watcher.state import StateStore
+from watcher.alerting.escalation import AlertPolicy, Escalation
+from watcher.checking.runner import CheckReport
+from watcher.notify.delivery import Delivery
+from watcher.notify.slack import SlackTransport
+from watcher.notify.slack_messages import Composer
+from watcher.store.state import StateStore
 
 MENTION = "<@U024BE7LH>"
 GRANT_DRIFT = Finding(

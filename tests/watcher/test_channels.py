@@ -16,15 +16,15 @@ from tests.fakes import slack as slack_fake
 from tests.fakes.http import FakeServer, Reply, Request, json_reply
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import FakeClock
-from watcher.channels import CHANNELS
-from watcher.metrics import Metrics
-from watcher.notices import Notice, NoticeKind
-from watcher.notifier import Notifier
-from watcher.runner import CheckReport
+from watcher.checking.runner import CheckReport
+from watcher.notify.channels import CHANNELS
+from watcher.notify.notices import Notice, NoticeKind
+from watcher.notify.notifier import Notifier
+from watcher.notify.transport import Channel, ChannelContext, HttpTransport, Landed
 from watcher.settings import load_settings
-from watcher.state import StateStore
 from watcher.store.outbox import OutboxItem
-from watcher.transport import Channel, ChannelContext, HttpTransport, Landed
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 
 # -- the new channel: what a module in watcher/ would hold ----------------------------------
 

@@ -21,12 +21,12 @@ from tests.fakes.http import closed_port, json_reply
 from tests.fakes.sentry import FakeSentry
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import OWNER, WatchedDatabase
-from watcher.checkset import CheckSet
+from watcher.checking.runner import CheckReport, run_checks
+from watcher.checking.sources import CheckSet
 from watcher.parts import Parts
 from watcher.redact import Redactor
-from watcher.runner import CheckReport, run_checks
 from watcher.settings import load_settings
-from watcher.state import StateStore
+from watcher.store.state import StateStore
 
 SQL_CHECKS = ["pg_connections", "tables", "grants", "migrations"]
 

@@ -464,10 +464,10 @@ def test_the_watchdog_restarts_a_stopped_thread_then_exits_non_zero(tmp_path: Pa
 
     from tests.support.clock import FakeClock
     from watcher.daemon import MAX_RESTARTS, Daemon
-    from watcher.notifier import Notifier
+    from watcher.notify.notifier import Notifier
     from watcher.redact import Redactor
     from watcher.settings import load_settings
-    from watcher.state import StateStore
+    from watcher.store.state import StateStore
     from watcher.watch import Watch
 
     settings = load_settings(state_url=f"sqlite:///{tmp_path}/state.db")

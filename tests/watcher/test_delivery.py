@@ -17,13 +17,13 @@ from tests.fakes.http import CUT, Reply, closed_port
 from tests.fakes.slack import TOKEN, FakeSlack
 from tests.support.clock import FakeClock
 from tests.support.postgres import PgServer, empty_database
-from watcher.delivery import Delivery, Failure
-from watcher.metrics import Metrics
-from watcher.notices import Notice
-from watcher.slack import SlackTransport, Tag
-from watcher.slack_messages import Composer
-from watcher.state import StateStore
+from watcher.notify.delivery import Delivery, Failure
+from watcher.notify.notices import Notice
+from watcher.notify.slack import SlackTransport, Tag
+from watcher.notify.slack_messages import Composer
 from watcher.store.outbox import Message
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 
 
 class Outbox:
@@ -366,7 +366,7 @@ def test_a_slack_answering_after_8_seconds_is_paged_once(
     tmp_path: Path, slack: FakeSlack, clock: FakeClock
 ) -> None:
     # The transport the watcher builds: its timeout is Slack's latency, not the check timeout.
-    from watcher.notifier import Notifier
+    from watcher.notify.notifier import Notifier
     from watcher.settings import load_settings
 
     settings = load_settings(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks.registry import Registry
-from watcher import docs
+from watcher.cli import docs
 from watcher.settings import Settings, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_env_example_is_a_valid_configuration(tmp_path: Path) -> None:
 
 
 def test_readme_tables_are_the_registrys() -> None:
-    """The checks table and the gauges table are generated (`python -m watcher.docs`)."""
+    """The checks table and the gauges table are generated (`python -m watcher.cli.docs`)."""
     readme = (ROOT / "README.md").read_text()
     assert docs.render(readme, Registry.default()) == readme
     for name in Registry.default().names:

@@ -19,7 +19,7 @@ from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import SilentServer, json_reply
 from tests.fakes.logplex import EVENTS, PLAIN, FakeLogplex
 from tests.support.clock import CUTOVER, FakeClock
-from watcher.log_follower import LogFollower
+from watcher.logs.follower import LogFollower
 
 MINUTE = timedelta(minutes=1)
 

@@ -10,8 +10,8 @@ from urllib.parse import quote as url_quote
 
 import pytest
 
-from watcher.logfmt import LogfmtFormatter, configure, quote
 from watcher.redact import MASK, Redactor
+from watcher.telemetry.logfmt import LogfmtFormatter, configure, quote
 
 SECRET = 'xoxb-"s3cr3t"/token+1'
 

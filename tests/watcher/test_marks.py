@@ -16,12 +16,13 @@ from checks.healthz import HealthzObservation
 from checks.result import Baseline, Finding, Result, State
 from checks.sentry import KINDS, SentryObservation
 from tests.support.clock import CUTOVER, FakeClock
-from watcher import history, marks
-from watcher.alerts import AlertPolicy, Escalation
-from watcher.runner import CheckReport
-from watcher.slack_messages import Composer
-from watcher.state import StateStore
+from watcher.alerting.escalation import AlertPolicy, Escalation
+from watcher.checking.observations import keep_observations
+from watcher.checking.runner import CheckReport
+from watcher.notify.slack_messages import Composer
 from watcher.store.alerts import AlertEvent
+from watcher.store.state import StateStore
+from watcher.timeline import marks
 
 APP = "raxx-api-prod"
 MENTION = "<@U024BE7LH>"
@@ -116,7 +117,7 @@ class Watch:
 
     def observe(self, at: datetime, **results: Result) -> None:
         reports = [CheckReport(name, "7", result, 0.1) for name, result in results.items()]
-        history.record(self.store, reports, at)
+        keep_observations(self.store, reports, at)
         self.escalation.observe(reports, at)
 
     def cycle(self, at: datetime, **overrides: Result) -> None:

@@ -17,8 +17,8 @@ from checks.result import Finding, Result, State
 from checks.sentry import SentryObservation
 from checks.tables import TablesObservation
 from tests.support.clock import CUTOVER
-from watcher.metrics import Metrics
-from watcher.runner import CheckReport
+from watcher.checking.runner import CheckReport
+from watcher.telemetry.metrics import Metrics
 
 
 def sentry_report(**counts: int) -> CheckReport:

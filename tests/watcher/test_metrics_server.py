@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from watcher.metrics_server import MetricsServer
+from watcher.telemetry.metrics_server import MetricsServer
 
 TOKEN = "metrics-tok-5a7c9e"
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from tests.fakes.http import FakeServer, Reply, Request, SilentServer, closed_port
 from tests.support.pushgateway import Pushgateway
-from watcher import pushgateway
+from watcher.telemetry import pushgateway
 
 PASSWORD = "p@ss/w0rd+gw"
 ENCODED = "p%40ss%2Fw0rd%2Bgw"

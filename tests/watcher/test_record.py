@@ -22,8 +22,8 @@ from tests.watcher.test_marks import (
     sentry_unknown,
     tables_result,
 )
-from watcher.record import record_markdown
-from watcher.state import StateStore
+from watcher.store.state import StateStore
+from watcher.timeline.section8 import record_markdown
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from checks.result import Finding, Observation, Result, State
 from tests.fakes import slack as slack_fake
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import FakeClock
-from watcher import cli
-from watcher.metrics import Metrics
+from watcher.cli import main as cli
 from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.settings import load_settings
+from watcher.telemetry.metrics import Metrics
 
 # -- the new check: what a module in checks/ would hold -------------------------------------
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from checks.result import Finding, Result, State
 from tests.fakes.http import closed_port
 from tests.support.clock import CUTOVER
-from watcher.report import RunReport, to_json, to_table
-from watcher.runner import CheckReport
+from watcher.checking.runner import CheckReport
+from watcher.cli.once_output import RunReport, to_json, to_table
 
 
 def report() -> RunReport:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.runbook import Runbook
+from watcher.alerting.runbook import Runbook
 
 advice = Runbook().advice
 

@@ -6,8 +6,8 @@ import threading
 
 from checks.result import CheckError, Result, State
 from tests.support.clock import FakeClock
+from watcher.checking.runner import PlannedCheck, run_checks
 from watcher.redact import Redactor
-from watcher.runner import PlannedCheck, run_checks
 
 NO_SECRETS = Redactor([])
 

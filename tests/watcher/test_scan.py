@@ -17,7 +17,7 @@ from benchmarks.heroku_log import lines
 from checks.log_patterns import LogMatcher, catalogue
 from checks.log_tally import LogTally
 from tests.conftest import LOOPBACK_DEFAULTS
-from watcher.scan import scan, windows
+from watcher.logs.scan import scan, windows
 
 ROOT = Path(__file__).resolve().parents[2]
 T = "2026-05-16T14:31:02.114233+00:00"
@@ -152,7 +152,7 @@ def test_chunking_never_splits_or_loses_a_line(size: int) -> None:
 
 
 def test_endless_text_without_newlines_stays_bounded() -> None:
-    from watcher.scan import MAX_LINE_BYTES
+    from watcher.logs.scan import MAX_LINE_BYTES
 
     garbage = io.BytesIO(b"x" * (MAX_LINE_BYTES * 3 + 10))
     sizes = [w.end - w.start for w in windows(garbage, 1 << 16)]

@@ -13,7 +13,7 @@ import sentry_sdk
 from tests.fakes.http import SilentServer, closed_port
 from tests.fakes.sentry_ingest import PROJECT_ID, PUBLIC_KEY, FakeSentryIngest
 from watcher.redact import MASK, Redactor
-from watcher.self_monitoring import SelfMonitoring
+from watcher.telemetry.self_monitoring import SelfMonitoring
 
 SECRET = "xoxb-live/7f3e+slack"
 ENCODED = quote(SECRET, safe="")

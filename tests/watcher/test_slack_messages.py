@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.clock import CUTOVER
-from watcher.slack_messages import Composer, plain, quote
+from watcher.notify.slack_messages import Composer, plain, quote
 
 # What Slack would act on in mrkdwn: a control sequence in angle brackets.
 CONTROL = re.compile(r"<[^>]*>")

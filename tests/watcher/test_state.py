@@ -14,11 +14,11 @@ import pytest
 
 from tests.support.clock import CUTOVER
 from tests.support.postgres import PgServer, empty_database
-from watcher.notices import Notice
-from watcher.state import StateStore, StateStoreError
+from watcher.notify.notices import Notice
 from watcher.store.alerts import FIRING, AlertChange, AlertEvent, AlertRecord
 from watcher.store.history import HistoryRow, LogMatchCount
 from watcher.store.outbox import Message
+from watcher.store.state import StateStore, StateStoreError
 from watcher.store.timeline import Mark
 from watcher.store.watch_facts import DeliveryFailure
 
@@ -164,7 +164,7 @@ def test_check_history_in_time_order(store: StateStore) -> None:
         HistoryRow(CUTOVER + MINUTE, "healthz", "OK", "db=postgresql", {"latency_seconds": 0.04}),
         HistoryRow(CUTOVER, "pg_info", "OK", "7/25", {"connections": 7.0}),
     ]
-    store.history.record(rows)
+    store.history.keep(rows)
     assert store.history.observations() == [rows[1], rows[0]]
     assert store.history.observations("healthz") == [rows[0]]
     assert store.history.observations(since=CUTOVER + MINUTE) == [rows[0]]
@@ -395,7 +395,7 @@ def test_a_line_is_counted_once_whichever_store_handle_counts_it(store_url: str)
 
 
 def test_a_store_written_before_claims_opens_and_keeps_its_outbox(tmp_path: Path) -> None:
-    from watcher import state
+    from watcher.store import state
 
     path = tmp_path / "old.db"
     # The schema as today's released code leaves it: the first ten migrations.

@@ -13,14 +13,14 @@ from tests.fakes.slack import FakeSlack
 from tests.support import legacy_store
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import PgServer, empty_database
-from watcher.delivery import Delivery, Failure
-from watcher.record import record_markdown
-from watcher.slack import SlackTransport
-from watcher.slack_messages import Composer
-from watcher.state import StateStore
-from watcher.state_db import PostgresDb, SqliteDb
+from watcher.notify.delivery import Delivery, Failure
+from watcher.notify.slack import SlackTransport
+from watcher.notify.slack_messages import Composer
 from watcher.store.alerts import FIRING
+from watcher.store.database import PostgresDb, SqliteDb
+from watcher.store.state import StateStore
 from watcher.store.watch_facts import DeliveryFailure
+from watcher.timeline.section8 import record_markdown
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

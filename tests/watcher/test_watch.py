@@ -29,12 +29,12 @@ from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import WatchedDatabase
-from watcher.log_follower import LogFollower
-from watcher.metrics import Metrics
-from watcher.notifier import Notifier
+from watcher.logs.follower import LogFollower
+from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
 from watcher.settings import Settings, load_settings
-from watcher.state import StateStore
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 from watcher.watch import Watch
 
 MINUTE = 60

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from watcher.state_db import Execute, Row
 from watcher.store.columns import (
     Repository,
     Transaction,
@@ -20,6 +19,7 @@ from watcher.store.columns import (
     maybe_time,
     time,
 )
+from watcher.store.database import Execute, Row
 from watcher.store.outbox import Message, insert_message
 
 # Alert statuses: pending (seen, not yet confirmed), firing (notified), resolved.

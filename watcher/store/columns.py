@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
-from watcher.state_db import Execute, Row
+from watcher.store.database import Execute, Row
 
 T = TypeVar("T")
 

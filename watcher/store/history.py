@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from watcher.state_db import Execute
 from watcher.store.columns import Transaction, epoch, epoch_or, time
+from watcher.store.database import Execute
 
 SCHEMA = (
     """
@@ -64,7 +64,7 @@ class History:
     def __init__(self, transaction: Transaction) -> None:
         self._transaction = transaction
 
-    def record(self, rows: Sequence[HistoryRow]) -> None:
+    def keep(self, rows: Sequence[HistoryRow]) -> None:
         """Keep observations, each with its numbers and facts."""
 
         def work(execute: Execute) -> None:

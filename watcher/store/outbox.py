@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.notices import Notice
-from watcher.state_db import Execute, Row
+from watcher.notify.notices import Notice
 from watcher.store.columns import Repository, Transaction, epoch, time
+from watcher.store.database import Execute, Row
 
 # Outbox statuses; a skipped message had nothing left to do (an edit of a post that failed).
 QUEUED, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"

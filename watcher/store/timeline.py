@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from watcher.state_db import Execute, Row
 from watcher.store.alerts import AlertEvent, insert_event
 from watcher.store.columns import Repository, epoch, time
+from watcher.store.database import Execute, Row
 from watcher.store.outbox import Message, insert_message
 
 

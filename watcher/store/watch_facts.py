@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.state_db import Execute, Row
 from watcher.store.columns import Transaction, epoch, maybe_time
+from watcher.store.database import Execute, Row
 
 SCHEMA = (
     """

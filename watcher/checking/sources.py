@@ -23,9 +23,9 @@ from checks.registry import Registry
 from checks.result import Baseline, CheckError
 from checks.sentry import Since
 from checks.sentry_api import SentryApi, SentryConfig
-from watcher.runner import PlannedCheck
+from watcher.checking.runner import PlannedCheck
 from watcher.settings import Settings
-from watcher.state import StateStore, StateStoreError
+from watcher.store.state import StateStore, StateStoreError
 
 # Without WATCHER_CUTOVER_AT or a recorded watch start, Sentry is read this far back.
 SENTRY_FALLBACK_WINDOW = timedelta(hours=24)

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from checks.clock import Clock
-from watcher.state import StateStore, StateStoreError
+from watcher.notify.transport import SKIPPED, Transport, TransportError
 from watcher.store.outbox import QUEUED, OutboxItem
+from watcher.store.state import StateStore, StateStoreError
 from watcher.store.watch_facts import DeliveryFailure
-from watcher.transport import SKIPPED, Transport, TransportError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from watcher.state_db import (
+from watcher.store import history, watch_facts
+from watcher.store.alerts import Alerts
+from watcher.store.database import (
     Execute,
     Migration,
     PostgresDb,
@@ -20,8 +22,6 @@ from watcher.state_db import (
     StateDb,
     StateDbError,
 )
-from watcher.store import history, watch_facts
-from watcher.store.alerts import Alerts
 from watcher.store.history import History
 from watcher.store.outbox import Outbox
 from watcher.store.timeline import Timeline

@@ -11,19 +11,19 @@ import httpx
 
 from checks.clock import Clock
 from checks.registry import Registry
-from watcher.alerts import AlertPolicy, Escalation
-from watcher.channels import CHANNELS
-from watcher.channels import build as build_channels
-from watcher.delivery import Delivery, DeliveryReport, Failure
-from watcher.metrics import Metrics
-from watcher.notices import Notice
-from watcher.runbook import Runbook
-from watcher.runner import CheckReport
+from watcher.alerting.escalation import AlertPolicy, Escalation
+from watcher.alerting.runbook import Runbook
+from watcher.checking.runner import CheckReport
+from watcher.notify.channels import CHANNELS
+from watcher.notify.channels import build as build_channels
+from watcher.notify.delivery import Delivery, DeliveryReport, Failure
+from watcher.notify.notices import Notice
+from watcher.notify.slack_messages import Composer
+from watcher.notify.transport import Channel, ChannelContext, Transport
 from watcher.settings import Settings
-from watcher.slack_messages import Composer
-from watcher.state import StateStore
 from watcher.store.alerts import FIRING
-from watcher.transport import Channel, ChannelContext, Transport
+from watcher.store.state import StateStore
+from watcher.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

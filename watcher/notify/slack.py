@@ -14,10 +14,8 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from watcher.slack_messages import Composer, plain
-from watcher.state import StateStore
-from watcher.store.outbox import SENT, OutboxItem
-from watcher.transport import (
+from watcher.notify.slack_messages import Composer, plain
+from watcher.notify.transport import (
     SKIPPED,
     Channel,
     ChannelContext,
@@ -26,6 +24,8 @@ from watcher.transport import (
     TransportError,
     status_error,
 )
+from watcher.store.outbox import SENT, OutboxItem
+from watcher.store.state import StateStore
 
 log = logging.getLogger(__name__)
 

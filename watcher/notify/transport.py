@@ -17,11 +17,11 @@ import httpx
 
 if TYPE_CHECKING:
     from checks.clock import Clock
-    from watcher.delivery import DeliveryMetrics
-    from watcher.notices import Notice
+    from watcher.notify.delivery import DeliveryMetrics
+    from watcher.notify.notices import Notice
+    from watcher.notify.slack_messages import Composer
     from watcher.settings import Settings
-    from watcher.slack_messages import Composer
-    from watcher.state import StateStore
+    from watcher.store.state import StateStore
 from watcher.store.outbox import OutboxItem
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from watcher import marks, timeline
-from watcher.state import StateStore
+from watcher.store.state import StateStore
+from watcher.timeline import marks, phases
 
 # History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
 _INCLUSIVE = timedelta(milliseconds=1)
@@ -48,13 +48,13 @@ def _t0_text(t0: datetime | None) -> str:
 def _watch_text(t0: datetime | None, now: datetime) -> str:
     if t0 is None:
         return "not known (no T0)"
-    end = _at(t0 + timeline.WATCH_LENGTH)
-    phase = timeline.phase(t0, now)
-    if phase == timeline.BEFORE:
+    end = _at(t0 + phases.WATCH_LENGTH)
+    phase = phases.phase(t0, now)
+    if phase == phases.BEFORE:
         return f"not started: T0 is in {_duration(t0 - now)}"
-    if phase == timeline.DONE:
+    if phase == phases.DONE:
         return f"over (the 24-hour watch ended {end})"
-    part = "active watch, 7.1" if phase == timeline.ACTIVE else "dashboard watch, 7.2"
+    part = "active watch, 7.1" if phase == phases.ACTIVE else "dashboard watch, 7.2"
     return f"still running ({part}): {_duration(now - t0)} since T0, ends {end}"
 
 
@@ -100,7 +100,7 @@ def _sentry_clear(store: StateStore, t0: datetime | None, now: datetime) -> str:
 def _four_hour_end(t0: datetime | None, now: datetime) -> str:
     if t0 is None:
         return _NO_T0
-    end = t0 + timeline.ACTIVE_WATCH
+    end = t0 + phases.ACTIVE_WATCH
     if now < end:
         return f"not yet (ends {end.astimezone(UTC):%H:%M} UTC)"
     return f"{end.astimezone(UTC):%Y-%m-%d %H:%M}"
@@ -110,7 +110,7 @@ def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> 
     field = "- **4-hour watch result:**"
     if t0 is None:
         return [f"{field} {_NO_T0}"]
-    end = t0 + timeline.ACTIVE_WATCH
+    end = t0 + phases.ACTIVE_WATCH
     running = now < end
     if now < t0:
         return [f"{field} not yet: the watch starts at T0"]
@@ -150,7 +150,7 @@ def _gate(store: StateStore, t0: datetime | None, now: datetime) -> list[str]:
         return [f"{field} {_NO_T0}"]
     if now < t0:
         return [f"{field} not decided: the watch starts at T0"]
-    end = t0 + timeline.ACTIVE_WATCH
+    end = t0 + phases.ACTIVE_WATCH
     running = now < end
     verdict = marks.gate_verdict(store, t0, now, show=_code)
     so_far = f"not decided yet (the 4-hour watch ends {_at(end)}); so far " if running else ""

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from watcher.notices import Notice, NoticeKind
-from watcher.runbook import Runbook
+from watcher.alerting.runbook import Runbook
+from watcher.notify.notices import Notice, NoticeKind
 
 # Slack's text limit is 40,000 characters, a section's 3,000; a summary stays well under both.
 MAX_QUOTED = 1500

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from watcher.runner import CheckReport
-from watcher.state import StateStore
+from watcher.checking.runner import CheckReport
 from watcher.store.history import HistoryRow
+from watcher.store.state import StateStore
 
 
-def record(store: StateStore, reports: Iterable[CheckReport], at: datetime) -> None:
+def keep_observations(store: StateStore, reports: Iterable[CheckReport], at: datetime) -> None:
     """Keep each report's state, summary, numbers and facts."""
-    store.history.record(
+    store.history.keep(
         [
             HistoryRow(
                 at,

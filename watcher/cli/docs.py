@@ -1,6 +1,6 @@
 """The README's tables that the check registry decides: rendered from it, checked by a test.
 
-`python -m watcher.docs` rewrites the tables between their markers in README.md.
+`python -m watcher.cli.docs` rewrites the tables between their markers in README.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from checks.registry import Registry
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def checks_table(checks: Registry) -> str:

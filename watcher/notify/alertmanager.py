@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 
 from checks.clock import Clock
-from watcher.delivery import DeliveryMetrics
-from watcher.notices import Notice, NoticeKind
-from watcher.runbook import Runbook
-from watcher.state import StateStore
+from watcher.alerting.runbook import Runbook
+from watcher.notify.delivery import DeliveryMetrics
+from watcher.notify.notices import Notice, NoticeKind
+from watcher.notify.transport import Channel, ChannelContext, HttpTransport, Landed, TransportError
 from watcher.store.alerts import AlertRecord
 from watcher.store.outbox import OutboxItem
-from watcher.transport import Channel, ChannelContext, HttpTransport, Landed, TransportError
+from watcher.store.state import StateStore
 
 log = logging.getLogger(__name__)
 

@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from watcher import timeline
-from watcher.alerts import BLIND_SUFFIX
-from watcher.notices import Notice
-from watcher.slack_messages import Composer, quote
-from watcher.state import StateStore
+from watcher.alerting.escalation import BLIND_SUFFIX
+from watcher.notify.notices import Notice
+from watcher.notify.slack_messages import Composer, quote
 from watcher.store.alerts import FIRING, AlertEvent
 from watcher.store.history import HistoryRow
 from watcher.store.outbox import Message
+from watcher.store.state import StateStore
 from watcher.store.timeline import Mark
+from watcher.timeline import phases
 
 # Shown in the scale-to-0 command when the daemon does not know the watcher's own app.
 WATCHER_APP_UNKNOWN = "YOUR-WATCHER-APP"
@@ -92,8 +92,8 @@ def gate_verdict(
     end = _window_end(t0, now)
     issues = window_issues(store, t0, now)
     reasons = [_issue_reason(issue, show) for issue in issues]
-    unobserved = unobserved_reason(store, t0, min(end, t0 + timeline.ACTIVE_WATCH))
-    if unobserved is not None and (now is None or now >= t0 + timeline.ACTIVE_WATCH):
+    unobserved = unobserved_reason(store, t0, min(end, t0 + phases.ACTIVE_WATCH))
+    if unobserved is not None and (now is None or now >= t0 + phases.ACTIVE_WATCH):
         reasons.append(unobserved)
     sentry = store.history.observations("sentry", since=t0, until=end + _INCLUSIVE)
     latest = sentry[-1] if sentry else None
@@ -107,7 +107,7 @@ def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None
     """For `watcher_rm11_gate_open`: None until known, the verdict so far, then the kept one."""
     if now < t0:
         return None
-    if now >= t0 + timeline.ACTIVE_WATCH:
+    if now >= t0 + phases.ACTIVE_WATCH:
         # The verdict the 4-hour mark kept (the metric reads it after T0+4h). Not kept yet
         # (the mark is still to be posted): the window is closed, so deciding it now gives
         # the verdict the mark will post.
@@ -140,8 +140,8 @@ def unobserved_reason(store: StateStore, start: datetime, end: datetime) -> str 
 def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> list[str]:
     """The result: clean, or issues found with each alert (id, severity, summary); blind spots."""
     issues = window_issues(store, t0)
-    span = f"{_hm(t0)} to {_hm(t0 + timeline.ACTIVE_WATCH)}"
-    unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+    span = f"{_hm(t0)} to {_hm(t0 + phases.ACTIVE_WATCH)}"
+    unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
     if not issues and unobserved is not None:
         # What was not watched cannot be called clean.
         lines = [f"not known ({span}): {unobserved}"]
@@ -152,7 +152,7 @@ def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> lis
         lines += [describe_issue(issue, show) for issue in issues]
         if unobserved is not None:
             lines.append(unobserved)
-    end = t0 + timeline.ACTIVE_WATCH
+    end = t0 + phases.ACTIVE_WATCH
     for event in store.alerts.events(t0, end):
         if event.event == "blind":
             check = event.alert_id.removesuffix(BLIND_SUFFIX)
@@ -242,8 +242,8 @@ def post_due(
     """
     posted = {mark.name for mark in store.timeline.marks()}
     names: list[str] = []
-    for due in timeline.due_marks(t0, now - settle, posted):
-        late = timeline.is_late(due.due_at, now)
+    for due in phases.due_marks(t0, now - settle, posted):
+        late = phases.is_late(due.due_at, now)
         title, lines, gate = _compose(store, t0, now, due.name, watcher_app)
         if late:
             lines.insert(0, f"posted late: due {_day_hm(due.due_at)}, the watcher was down")
@@ -262,7 +262,7 @@ def _compose(
 ) -> tuple[str, list[str], GateVerdict | None]:
     if name == "4h":
         verdict = gate_verdict(store, t0, show=quote)
-        unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+        unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
         result = (
             "issues found"
             if verdict.issues
@@ -274,7 +274,7 @@ def _compose(
         )
         gate = "OPEN" if verdict.open else "CLOSED"
         lines = [
-            f"4-hour watch ended at {_hm(t0 + timeline.ACTIVE_WATCH)}",
+            f"4-hour watch ended at {_hm(t0 + phases.ACTIVE_WATCH)}",
             *four_hour_result(store, t0),
             *_gate_lines(verdict),
         ]
@@ -306,7 +306,7 @@ def _gate_lines(verdict: GateVerdict) -> list[str]:
 
 def _four_hour_recap(store: StateStore, t0: datetime) -> str:
     issues = window_issues(store, t0)
-    unobserved = unobserved_reason(store, t0, t0 + timeline.ACTIVE_WATCH)
+    unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
     result = (
         f"issues found ({len(issues)} alert(s))"
         if issues
@@ -424,7 +424,7 @@ def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> 
 
 
 def _window_end(t0: datetime, now: datetime | None) -> datetime:
-    end = t0 + timeline.ACTIVE_WATCH
+    end = t0 + phases.ACTIVE_WATCH
     return end if now is None or now >= end else now + _INCLUSIVE
 
 

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from checks.log_patterns import catalogue
 from checks.registry import Registry
-from watcher.runner import CheckReport
+from watcher.checking.runner import CheckReport
 
 # A value not observed yet: exported from the first scrape, and no comparison is true of it
 # (`== 0` would read a gate not yet decided as CLOSED, a check not yet run as OK).

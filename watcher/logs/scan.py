@@ -15,7 +15,7 @@ from checks.log_line import parse
 from checks.log_patterns import LogMatcher
 from checks.log_tally import LogTally
 from checks.result import State, worst
-from watcher.report import printable
+from watcher.cli.once_output import printable
 
 CHUNK_BYTES = 8 << 20
 # Heroku splits lines over 10,000 bytes: text this long without a newline is no log line, and

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 from checks.registry import Registry
 from checks.result import Finding, State
-from watcher.notices import Notice, NoticeKind
-from watcher.runbook import BLIND_SUFFIX as BLIND_SUFFIX
-from watcher.runner import CheckReport
-from watcher.state import StateStore
+from watcher.alerting.runbook import BLIND_SUFFIX as BLIND_SUFFIX
+from watcher.checking.runner import CheckReport
+from watcher.notify.notices import Notice, NoticeKind
 from watcher.store.alerts import FIRING, PENDING, RESOLVED, AlertChange, AlertEvent, AlertRecord
 from watcher.store.outbox import Message
+from watcher.store.state import StateStore
 
 
 @dataclass(frozen=True)

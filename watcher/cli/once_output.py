@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from checks.result import State, worst
-from watcher.delivery import DeliveryReport
-from watcher.runner import CheckReport
+from watcher.checking.runner import CheckReport
+from watcher.notify.delivery import DeliveryReport
 
 _COLOURS = {
     State.OK: "\033[32m",

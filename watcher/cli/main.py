@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from checks.registry import Registry
-    from watcher.delivery import DeliveryReport
+    from watcher.checking.runner import CheckReport
+    from watcher.notify.delivery import DeliveryReport
     from watcher.parts import Parts
-    from watcher.runner import CheckReport
     from watcher.settings import Settings
 
 # Each command imports what only it needs: `watcher scan` is timed against grep, and the HTTP
@@ -107,9 +107,9 @@ def once(
     checks: Registry | None = None,
 ) -> int:
     """`watcher once`: every check (or the named ones) once; prints and returns the exit code."""
+    from watcher.cli.once_output import RunReport, notifications_line, to_json, to_table
     from watcher.parts import Parts
-    from watcher.report import RunReport, notifications_line, to_json, to_table
-    from watcher.state import StateStoreError
+    from watcher.store.state import StateStoreError
 
     parts = Parts(settings, clock, redactor, checks)
     selected = list(dict.fromkeys(names)) if names else list(parts.checks.names)
@@ -150,8 +150,8 @@ def once(
 
 def run(settings: Settings, clock: Clock, redactor: Redactor) -> int:
     """`watcher run`: the daemon; logs one logfmt line per event on stdout (Heroku's way)."""
-    from watcher import logfmt
     from watcher.daemon import Daemon
+    from watcher.telemetry import logfmt
 
     # The daemon's log is its record of events: INFO at least, DEBUG if asked for.
     logfmt.configure(redactor, "DEBUG" if settings.log_level == "DEBUG" else "INFO")
@@ -160,8 +160,8 @@ def run(settings: Settings, clock: Clock, redactor: Redactor) -> int:
 
 def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
     """`watcher record`: the Section 8 fields from the state store, as Markdown."""
-    from watcher.record import record_markdown
-    from watcher.state import StateStore, StateStoreError
+    from watcher.store.state import StateStore, StateStoreError
+    from watcher.timeline.section8 import record_markdown
 
     store = StateStore.from_url(settings.state_url.get_secret_value())
     try:
@@ -178,11 +178,11 @@ def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
 
 def _notify(parts: Parts, reports: list[CheckReport], at: datetime) -> DeliveryReport:
     """Alerts from this run, with the state the daemon keeps; then deliver what is due."""
-    from watcher.history import record
+    from watcher.checking.observations import keep_observations
 
     parts.monitor.start()
     try:
-        record(parts.store, reports, at)
+        keep_observations(parts.store, reports, at)
         notifier = parts.notifier
         notifier.delivery.requeue_for_new_settings()
         notifier.observe(reports, at)
@@ -217,7 +217,7 @@ def scan(
     """`watcher scan`: counts per pattern in an exported log; exits with the worst state found."""
     from checks.log_patterns import LogMatcher, catalogue
     from checks.log_tally import LogTally
-    from watcher import scan as scanning
+    from watcher.logs import scan as scanning
 
     matcher = LogMatcher(catalogue(app_role), own_dyno)
     tally = LogTally()

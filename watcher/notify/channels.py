@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from watcher import alertmanager, slack
-from watcher.transport import Channel, ChannelContext, Transport
+from watcher.notify import alertmanager, slack
+from watcher.notify.transport import Channel, ChannelContext, Transport
 
 CHANNELS: tuple[Channel, ...] = (
     slack.CHANNEL,
