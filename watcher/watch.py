@@ -30,7 +30,7 @@ from watcher.store.alerts import AlertEvent
 from watcher.store.history import LogMatchCount
 from watcher.store.state import StateStore, StateStoreError
 from watcher.telemetry.metrics import Metrics
-from watcher.timeline import marks, phases
+from watcher.timeline import marks, phases, rm11_gate
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Watch:
         if posted:
             self.wake.set()
         self.metrics.watch(
-            phases.elapsed_seconds(self.t0, now), marks.gate_open_now(self.store, self.t0, now)
+            phases.elapsed_seconds(self.t0, now), rm11_gate.gate_open_now(self.store, self.t0, now)
         )
         if phases.phase(self.t0, now) == "done" and not self._logged_done:
             self._logged_done = True

@@ -22,7 +22,7 @@ from watcher.checking.runner import CheckReport
 from watcher.notify.slack_messages import Composer
 from watcher.store.alerts import AlertEvent
 from watcher.store.state import StateStore
-from watcher.timeline import marks
+from watcher.timeline import marks, rm11_gate
 
 APP = "raxx-api-prod"
 MENTION = "<@U024BE7LH>"
@@ -175,11 +175,11 @@ def lines(text: str) -> list[str]:
 def test_a_clean_watch_opens_the_gate(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
 
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert verdict.open
     assert verdict.reasons == []
     assert verdict.sentry_at == CUTOVER + 3 * HOUR + 45 * MINUTE
-    assert marks.four_hour_result(store, CUTOVER) == [
+    assert rm11_gate.four_hour_result(store, CUTOVER) == [
         "clean: no CRITICAL or WARNING alert in the 4 hours (14:48Z to 18:48Z)"
     ]
 
@@ -194,7 +194,7 @@ def test_a_clean_watch_opens_the_gate(store: StateStore, watch: Watch) -> None:
         "• RM-11 also needs the operator's sign-off in Section 8 (see `watcher record`)",
     ]
     assert store.facts.gate() is True
-    assert marks.gate_open_now(store, CUTOVER, now) is True
+    assert rm11_gate.gate_open_now(store, CUTOVER, now) is True
 
 
 def test_a_warning_in_hour_two_closes_the_gate(store: StateStore, watch: Watch) -> None:
@@ -202,23 +202,23 @@ def test_a_warning_in_hour_two_closes_the_gate(store: StateStore, watch: Watch) 
     watch.cycle(CUTOVER + 90 * MINUTE, tables=tables_result(36))
     watch.cycles(105 * MINUTE, 4 * HOUR)
 
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert not verdict.open
     assert verdict.reasons == ["WARNING alert tables.more at 16:18Z"]
-    assert marks.four_hour_result(store, CUTOVER) == [
+    assert rm11_gate.four_hour_result(store, CUTOVER) == [
         "issues found: 1 alert(s) in the 4 hours (14:48Z to 18:48Z):",
         "WARNING `tables.more` at 16:18Z: `36 tables in public, 1 more than the baseline 35"
         " (from WATCHER_EXPECTED_TABLES)`",
     ]
     # The verdict is known as soon as the alert fires, long before T0+4h.
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 3 * HOUR) is False
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 3 * HOUR) is False
 
     marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR)
     text = lines(posted(store)[0])
     assert text[0] == "RM-10 4-hour result: issues found — RM-11 gate CLOSED"
     assert "• RM-11 gate (7.4) CLOSED: WARNING alert `tables.more` at 16:18Z" in text
     assert store.facts.gate() is False
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 5 * HOUR) is False
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 5 * HOUR) is False
 
 
 def test_a_critical_at_hour_five_is_outside_the_window(store: StateStore, watch: Watch) -> None:
@@ -226,7 +226,7 @@ def test_a_critical_at_hour_five_is_outside_the_window(store: StateStore, watch:
     grants = Result.from_findings([GRANT_DRIFT], "")
     watch.cycle(CUTOVER + 5 * HOUR, grants=grants)
 
-    assert marks.gate_verdict(store, CUTOVER).open
+    assert rm11_gate.gate_verdict(store, CUTOVER).open
     assert marks.post_due(store, composer(), CUTOVER, CUTOVER + 8 * HOUR) == ["4h", "8h"]
     four, eight = posted(store)
     assert lines(four)[0] == "RM-10 4-hour result: clean — RM-11 gate OPEN"
@@ -234,20 +234,20 @@ def test_a_critical_at_hour_five_is_outside_the_window(store: StateStore, watch:
         "• Alerts since T0: 1 (1 CRITICAL, 0 WARNING); still firing: `grants.table_privileges`"
         in lines(eight)
     )
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 8 * HOUR) is True
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 8 * HOUR) is True
 
 
 def test_sentry_unknown_at_the_end_closes_the_gate(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 3 * HOUR)
     watch.cycles(3 * HOUR, 4 * HOUR, sentry=sentry_unknown())
 
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert not verdict.open
     assert verdict.reasons == [
         "Sentry was not seen clean: the Sentry check was UNKNOWN at 18:33Z:"
         " Sentry API: 401 Unauthorized: check SENTRY_AUTH_TOKEN"
     ]
-    result = marks.four_hour_result(store, CUTOVER)
+    result = rm11_gate.four_hour_result(store, CUTOVER)
     # No alert: the result is clean, but the gate stays closed, and the blind spot is named.
     assert result[0] == "clean: no CRITICAL or WARNING alert in the 4 hours (14:48Z to 18:48Z)"
     assert result[1] == (
@@ -265,11 +265,11 @@ def test_no_sentry_observation_at_all_keeps_the_gate_closed(
     while offset < 4 * HOUR:
         watch.observe(CUTOVER + offset, healthz=healthz_ok())
         offset += CYCLE
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert verdict.reasons == ["Sentry was not seen clean: no Sentry observation since T0"]
     # During the watch: nothing went wrong, but without Sentry the gate is not known yet.
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 2 * HOUR) is None
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 4 * HOUR) is False
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 2 * HOUR) is None
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 4 * HOUR) is False
 
 
 def test_sentry_with_new_issues_closes_the_gate(store: StateStore, watch: Watch) -> None:
@@ -281,32 +281,32 @@ def test_sentry_with_new_issues_closes_the_gate(store: StateStore, watch: Watch)
         sentry=Result(State.WARNING, "1 new unresolved issue", metrics, (issue,)),
     )
     # At exactly T0+4h it still counts for the verdict; its alert is outside the window.
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert verdict.reasons == ["Sentry was not seen clean: 1 new issue(s) at 18:48Z"]
 
 
 def test_an_alert_firing_since_before_t0_counts(store: StateStore, watch: Watch) -> None:
     watch.cycle(CUTOVER - 10 * MINUTE, healthz=healthz_sqlite())
     watch.cycles(timedelta(0), 4 * HOUR, healthz=healthz_sqlite())
-    verdict = marks.gate_verdict(store, CUTOVER)
+    verdict = rm11_gate.gate_verdict(store, CUTOVER)
     assert verdict.reasons == ["CRITICAL alert healthz.db_sqlite was firing at T0 (since 14:38Z)"]
-    assert marks.four_hour_result(store, CUTOVER)[1] == (
+    assert rm11_gate.four_hour_result(store, CUTOVER)[1] == (
         "CRITICAL `healthz.db_sqlite` firing since 14:38Z (before T0):"
         " `db=sqlite (expected postgresql): the app is writing to SQLite`"
     )
 
 
 def test_the_gate_metric_over_the_watch(store: StateStore, watch: Watch) -> None:
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER - HOUR) is None
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER) is None
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER - HOUR) is None
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER) is None
     watch.cycle(CUTOVER)
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER) is True
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER) is True
     watch.cycles(CYCLE, 4 * HOUR)
     # After T0+4h the recorded verdict wins: it is what the 4-hour mark posted.
     store.facts.keep_gate(False)
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is False
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is False
     store.facts.keep_gate(None)
-    assert marks.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is True
+    assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 6 * HOUR) is True
 
 
 # -- posting --------------------------------------------------------------------------------
@@ -478,7 +478,9 @@ def test_events_in_the_store_decide_not_the_alerts_table(store: StateStore) -> N
             record, events=[AlertEvent("logs.memory", "warned", "WARNING", "R14", at)]
         ),
     )
-    assert marks.gate_verdict(store, CUTOVER).reasons[0] == "WARNING alert logs.memory at 15:18Z"
+    assert (
+        rm11_gate.gate_verdict(store, CUTOVER).reasons[0] == "WARNING alert logs.memory at 15:18Z"
+    )
 
 
 def test_the_4_hour_mark_waits_for_a_check_still_recording_inside_the_window(
@@ -518,7 +520,7 @@ def test_a_four_hour_window_never_observed_is_not_called_clean(
         " 2026-05-16 14:48Z and 2026-05-16 18:48Z (it was not running)" in text
     )
     assert "posted late: due 2026-05-16 18:48Z" in text
-    assert not marks.gate_verdict(store, CUTOVER).open
+    assert not rm11_gate.gate_verdict(store, CUTOVER).open
 
 
 def test_a_stream_gap_is_a_blind_window_not_an_alert_that_closes_the_gate(
@@ -536,7 +538,7 @@ def test_a_stream_gap_is_a_blind_window_not_an_alert_that_closes_the_gate(
             )
         ]
     )
-    result = marks.four_hour_result(store, CUTOVER)
+    result = rm11_gate.four_hour_result(store, CUTOVER)
     assert result[0].startswith("clean")
     assert any("lines between 15:01:40Z and 15:02:05Z may be lost" in line for line in result)
-    assert marks.gate_verdict(store, CUTOVER).open
+    assert rm11_gate.gate_verdict(store, CUTOVER).open

@@ -1,68 +1,35 @@
 """The timeline marks of SPEC section 5, built from the state store and posted once each.
 
-T0+4h: the 4-hour result and the RM-11 gate verdict (runbook 7.4). T0+8h and T0+24h: the
-dashboard mark of runbook 7.2 (Postgres status and connection peak, log pattern counts, table
-count); the 24-hour one is the final report. `StateStore.post_mark` records a mark and queues
-its message in one transaction, so no mark is posted twice, even by two processes.
+T0+4h: the 4-hour result and the RM-11 gate verdict (runbook 7.4, `rm11_gate.py`). T0+8h and
+T0+24h: the dashboard mark of runbook 7.2 (Postgres status and connection peak, log pattern
+counts, table count); the 24-hour one is the final report. `store.timeline.post` records a mark
+and queues its notice in one transaction, so no mark is posted twice, even by two processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from watcher.alerting.escalation import BLIND_SUFFIX
 from watcher.notify.notices import Notice
 from watcher.notify.slack_messages import Composer, quote
-from watcher.store.alerts import FIRING, AlertEvent
-from watcher.store.history import HistoryRow
+from watcher.store.alerts import FIRING
 from watcher.store.outbox import Message
 from watcher.store.state import StateStore
 from watcher.store.timeline import Mark
-from watcher.timeline import phases
+from watcher.timeline import phases, rm11_gate
 
 # Shown in the scale-to-0 command when the daemon does not know the watcher's own app.
 WATCHER_APP_UNKNOWN = "YOUR-WATCHER-APP"
 CONNECTION_CHECKS = ("pg_info", "pg_connections")
 # The runbook's own 7.2 log scan: `grep -i "sqlite\|OperationalError"`, expected 0.
 SQLITE_REMNANTS = ("sqlite", "operational_error")
-# The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
-_ALERTING = frozenset({"fired", "warned"})
-_RANK = {"WARNING": 1, "CRITICAL": 2}
-# Findings that are blind windows, not alerts: listed by the marks, never closing the gate.
-BLIND_WINDOW_FINDINGS = frozenset({"logs.stream_gap"})
-# A window whose first observation comes later than this after its start was not watched
-# from its start: it cannot be called clean.
-UNOBSERVED_AFTER = timedelta(minutes=30)
 # History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
 _INCLUSIVE = timedelta(milliseconds=1)
 
 # Shows untrusted text (summaries, ids from outside): `quote` for Slack, plain by default.
-Show = Callable[[str], str]
-
-
-@dataclass(frozen=True)
-class Issue:
-    """An alert posted in the 4-hour window, or already firing when it opened."""
-
-    alert_id: str
-    severity: str
-    at: datetime
-    summary: str
-    # Fired before T0 and still firing at T0: it was an alert during the window too.
-    carried_over: bool = False
-
-
-@dataclass(frozen=True)
-class GateVerdict:
-    """Runbook 7.4's gate as far as the watch can tell; `reasons` say why it is closed."""
-
-    open: bool
-    reasons: list[str]
-    issues: tuple[Issue, ...] = ()
-    # When the Sentry observation the verdict rests on was taken (None: there was none).
-    sentry_at: datetime | None = None
+Show = rm11_gate.Show
 
 
 @dataclass(frozen=True)
@@ -75,101 +42,6 @@ class Peak:
     limit: int | None
 
 
-# -- the 4-hour result and the RM-11 gate ---------------------------------------------------
-
-
-def window_issues(store: StateStore, t0: datetime, now: datetime | None = None) -> list[Issue]:
-    """Alerts of the 4-hour window (so far, with `now`): one per alert id, worst severity."""
-    issues = _firing_at(store, t0)
-    _collect(issues, store.alerts.events(t0, _window_end(t0, now)))
-    return sorted(issues.values(), key=lambda i: (i.at, i.alert_id))
-
-
-def gate_verdict(
-    store: StateStore, t0: datetime, now: datetime | None = None, show: Show = str
-) -> GateVerdict:
-    """7.4: open only if no alert in [T0, T0+4h) and the last Sentry check by then was clean."""
-    end = _window_end(t0, now)
-    issues = window_issues(store, t0, now)
-    reasons = [_issue_reason(issue, show) for issue in issues]
-    unobserved = unobserved_reason(store, t0, min(end, t0 + phases.ACTIVE_WATCH))
-    if unobserved is not None and (now is None or now >= t0 + phases.ACTIVE_WATCH):
-        reasons.append(unobserved)
-    sentry = store.history.observations("sentry", since=t0, until=end + _INCLUSIVE)
-    latest = sentry[-1] if sentry else None
-    problem = _sentry_problem(latest, show)
-    if problem is not None:
-        reasons.append(f"Sentry was not seen clean: {problem}")
-    return GateVerdict(not reasons, reasons, tuple(issues), None if latest is None else latest.at)
-
-
-def gate_open_now(store: StateStore, t0: datetime, now: datetime) -> bool | None:
-    """For `watcher_rm11_gate_open`: None until known, the verdict so far, then the kept one."""
-    if now < t0:
-        return None
-    if now >= t0 + phases.ACTIVE_WATCH:
-        # The verdict the 4-hour mark kept (the metric reads it after T0+4h). Not kept yet
-        # (the mark is still to be posted): the window is closed, so deciding it now gives
-        # the verdict the mark will post.
-        kept = store.facts.gate()
-        return kept if kept is not None else gate_verdict(store, t0).open
-    verdict = gate_verdict(store, t0, now)
-    if verdict.issues:
-        return False
-    # Nothing has gone wrong yet, but the gate also needs Sentry seen clean: unknown till then.
-    return None if verdict.sentry_at is None else verdict.open
-
-
-def unobserved_reason(store: StateStore, start: datetime, end: datetime) -> str | None:
-    """Why [start, end) was not watched from its start (None: it was)."""
-    rows = store.history.observations(since=start, until=end)
-    if not rows:
-        return (
-            f"not observed: the watcher recorded no check between {_day_hm(start)} and"
-            f" {_day_hm(end)} (it was not running)"
-        )
-    first = rows[0].at
-    if first - start > UNOBSERVED_AFTER:
-        return (
-            f"observed only from {_day_hm(first)}: the watcher recorded nothing between"
-            f" {_day_hm(start)} and then"
-        )
-    return None
-
-
-def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> list[str]:
-    """The result: clean, or issues found with each alert (id, severity, summary); blind spots."""
-    issues = window_issues(store, t0)
-    span = f"{_hm(t0)} to {_hm(t0 + phases.ACTIVE_WATCH)}"
-    unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
-    if not issues and unobserved is not None:
-        # What was not watched cannot be called clean.
-        lines = [f"not known ({span}): {unobserved}"]
-    elif not issues:
-        lines = [f"clean: no CRITICAL or WARNING alert in the 4 hours ({span})"]
-    else:
-        lines = [f"issues found: {len(issues)} alert(s) in the 4 hours ({span}):"]
-        lines += [describe_issue(issue, show) for issue in issues]
-        if unobserved is not None:
-            lines.append(unobserved)
-    end = t0 + phases.ACTIVE_WATCH
-    for event in store.alerts.events(t0, end):
-        if event.event == "blind":
-            check = event.alert_id.removesuffix(BLIND_SUFFIX)
-            lines.append(
-                f"the watch was blind on {show(check)} from {_hm(event.at)}: {show(event.summary)}"
-            )
-    return lines
-
-
-def describe_issue(issue: Issue, show: Show = quote) -> str:
-    """One alert of the window: severity, id, when, and its first summary."""
-    when = (
-        f"firing since {_hm(issue.at)} (before T0)" if issue.carried_over else f"at {_hm(issue.at)}"
-    )
-    return f"{issue.severity} {show(issue.alert_id)} {when}: {show(issue.summary)}"
-
-
 # -- the dashboard marks --------------------------------------------------------------------
 
 
@@ -177,7 +49,7 @@ def dashboard_lines(
     store: StateStore, t0: datetime, now: datetime, show: Show = quote
 ) -> list[str]:
     """Runbook 7.2 at `now`: pg status and connection peak, log counts, tables, alerts."""
-    unobserved = unobserved_reason(store, t0, now + _INCLUSIVE)
+    unobserved = rm11_gate.unobserved_reason(store, t0, now + _INCLUSIVE)
     return [
         *([] if unobserved is None else [f"Since T0: {unobserved}"]),
         _pg_status(store, t0, now, show),
@@ -259,10 +131,10 @@ def post_due(
 
 def _compose(
     store: StateStore, t0: datetime, now: datetime, name: str, watcher_app: str | None
-) -> tuple[str, list[str], GateVerdict | None]:
+) -> tuple[str, list[str], rm11_gate.GateVerdict | None]:
     if name == "4h":
-        verdict = gate_verdict(store, t0, show=quote)
-        unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
+        verdict = rm11_gate.gate_verdict(store, t0, show=quote)
+        unobserved = rm11_gate.unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
         result = (
             "issues found"
             if verdict.issues
@@ -275,7 +147,7 @@ def _compose(
         gate = "OPEN" if verdict.open else "CLOSED"
         lines = [
             f"4-hour watch ended at {_hm(t0 + phases.ACTIVE_WATCH)}",
-            *four_hour_result(store, t0),
+            *rm11_gate.four_hour_result(store, t0),
             *_gate_lines(verdict),
         ]
         return f"RM-10 4-hour result: {result} — RM-11 gate {gate}", lines, verdict
@@ -291,7 +163,7 @@ def _compose(
     return "RM-10 24-hour dashboard mark: final report", lines, None
 
 
-def _gate_lines(verdict: GateVerdict) -> list[str]:
+def _gate_lines(verdict: rm11_gate.GateVerdict) -> list[str]:
     if verdict.open:
         assert verdict.sentry_at is not None  # an open gate rests on a clean Sentry check
         lines = [
@@ -305,8 +177,8 @@ def _gate_lines(verdict: GateVerdict) -> list[str]:
 
 
 def _four_hour_recap(store: StateStore, t0: datetime) -> str:
-    issues = window_issues(store, t0)
-    unobserved = unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
+    issues = rm11_gate.window_issues(store, t0)
+    unobserved = rm11_gate.unobserved_reason(store, t0, t0 + phases.ACTIVE_WATCH)
     result = (
         f"issues found ({len(issues)} alert(s))"
         if issues
@@ -315,7 +187,11 @@ def _four_hour_recap(store: StateStore, t0: datetime) -> str:
         else f"not known: {unobserved}"
     )
     kept = store.facts.gate()
-    gate = "OPEN" if (kept if kept is not None else gate_verdict(store, t0).open) else "CLOSED"
+    gate = (
+        "OPEN"
+        if (kept if kept is not None else rm11_gate.gate_verdict(store, t0).open)
+        else "CLOSED"
+    )
     return f"4-hour result: {result}; RM-11 gate {gate}"
 
 
@@ -407,8 +283,8 @@ def _tables_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> 
 
 
 def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> str:
-    posted: dict[str, Issue] = {}
-    _collect(posted, store.alerts.events(t0, now + _INCLUSIVE))
+    posted: dict[str, rm11_gate.Issue] = {}
+    rm11_gate.collect_issues(posted, store.alerts.events(t0, now + _INCLUSIVE))
     firing = [a.id for a in store.alerts.find([FIRING]) if not a.id.endswith(BLIND_SUFFIX)]
     still = f"; still firing: {', '.join(show(a) for a in firing)}" if firing else ""
     if not posted:
@@ -421,55 +297,6 @@ def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> 
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _window_end(t0: datetime, now: datetime | None) -> datetime:
-    end = t0 + phases.ACTIVE_WATCH
-    return end if now is None or now >= end else now + _INCLUSIVE
-
-
-def _firing_at(store: StateStore, t0: datetime) -> dict[str, Issue]:
-    """Alerts posted before T0 and not resolved by then."""
-    firing: dict[str, Issue] = {}
-    for event in store.alerts.events(until=t0):
-        if event.event == "resolved":
-            firing.pop(event.alert_id, None)
-        else:
-            _collect(firing, [event])
-    return {key: replace(issue, carried_over=True) for key, issue in firing.items()}
-
-
-def _collect(issues: dict[str, Issue], events: Iterable[AlertEvent]) -> None:
-    """Add each alert posted in `events`: its first time and summary, its worst severity."""
-    for event in events:
-        if event.event not in _ALERTING or event.alert_id in BLIND_WINDOW_FINDINGS:
-            continue
-        known = issues.get(event.alert_id)
-        if known is None:
-            issues[event.alert_id] = Issue(event.alert_id, event.severity, event.at, event.summary)
-        elif _RANK.get(event.severity, 0) > _RANK.get(known.severity, 0):
-            issues[event.alert_id] = replace(known, severity=event.severity)
-
-
-def _issue_reason(issue: Issue, show: Show) -> str:
-    if issue.carried_over:
-        return (
-            f"{issue.severity} alert {show(issue.alert_id)} was firing at T0"
-            f" (since {_hm(issue.at)})"
-        )
-    return f"{issue.severity} alert {show(issue.alert_id)} at {_hm(issue.at)}"
-
-
-def _sentry_problem(latest: HistoryRow | None, show: Show) -> str | None:
-    """Why the last Sentry observation does not show zero new issues (None: it does)."""
-    if latest is None:
-        return "no Sentry observation since T0"
-    new = latest.metrics.get("new_issues")
-    if latest.state == "OK" and new == 0:
-        return None
-    if new:
-        return f"{int(new)} new issue(s) at {_hm(latest.at)}"
-    return f"the Sentry check was {latest.state} at {_hm(latest.at)}: {show(latest.summary)}"
 
 
 def _minute(at: datetime) -> datetime:

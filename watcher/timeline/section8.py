@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from watcher.store.state import StateStore
-from watcher.timeline import marks, phases
+from watcher.timeline import marks, phases, rm11_gate
 
 # History is kept as epoch floats: a bound just past `now` keeps a row taken at `now`.
 _INCLUSIVE = timedelta(milliseconds=1)
@@ -114,11 +114,11 @@ def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> 
     running = now < end
     if now < t0:
         return [f"{field} not yet: the watch starts at T0"]
-    issues = marks.window_issues(store, t0, now)
+    issues = rm11_gate.window_issues(store, t0, now)
     if not issues:
         if running:
             return [f"{field} not yet: clean so far (the 4-hour watch ends {_at(end)})"]
-        unobserved = marks.unobserved_reason(store, t0, end)
+        unobserved = rm11_gate.unobserved_reason(store, t0, end)
         if unobserved is not None:
             # Nothing invented: a window the watch did not see is left open, with why.
             return [f"{field} [ ] clean [ ] issues found (left open: {unobserved})"]
@@ -127,7 +127,7 @@ def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> 
     so_far = f" so far (the 4-hour watch ends {_at(end)})" if running else ""
     return [
         f"{field} [ ] clean [x] issues found{so_far}:",
-        *(f"  - {marks.describe_issue(issue, _code)}" for issue in issues),
+        *(f"  - {rm11_gate.describe_issue(issue, _code)}" for issue in issues),
     ]
 
 
@@ -152,7 +152,7 @@ def _gate(store: StateStore, t0: datetime | None, now: datetime) -> list[str]:
         return [f"{field} not decided: the watch starts at T0"]
     end = t0 + phases.ACTIVE_WATCH
     running = now < end
-    verdict = marks.gate_verdict(store, t0, now, show=_code)
+    verdict = rm11_gate.gate_verdict(store, t0, now, show=_code)
     so_far = f"not decided yet (the 4-hour watch ends {_at(end)}); so far " if running else ""
     if verdict.issues:
         # An alert in the window cannot be taken back: closed is final even while it runs.
