@@ -6,7 +6,7 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +58,11 @@ class Database:
         self._closing = False
         self._running = False
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement and return its rows, or raise `CheckError` with the reason."""
+    def query(
+        self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement (`%s` or `%(name)s` parameters) and return its rows, or raise
+        `CheckError` with the reason."""
         if not self._lock.acquire(timeout=max(0.0, self._remaining())):
             raise CheckError(
                 "no time left: the shared database session stayed busy with a slow query"
@@ -92,7 +95,7 @@ class Database:
         finally:
             self._lock.release()
 
-    def _run(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
         remaining = self._remaining()
         if remaining < _MIN_STATEMENT_SECONDS:
             raise CheckError("no time left in this run for the query")

@@ -13,9 +13,10 @@ from checks.result import Observation, Result
 NAME = "pg_connections"
 SOP = "7.3"
 
-# Without pg_read_all_stats (Heroku's owner credential has none), other roles' rows show
-# backend_type as NULL but keep datid and usesysid: a row with a database and a user is a
-# client. Background workers have no user; autovacuum workers no user either.
+# Without pg_read_all_stats (Heroku's owner credential on Essential plans, a credential made
+# by pg:credentials:create), other roles' rows show backend_type as NULL but keep datid and
+# usesysid: a row with a database and a user is a client. Background workers have no user;
+# autovacuum workers no user either.
 _COUNT = """
 SELECT
   (SELECT count(*) FROM pg_stat_activity

@@ -84,6 +84,11 @@ class Result:
     summary: str
     observation: Observation | None = None
     findings: tuple[Finding, ...] = ()
+    # An UNKNOWN result's blind spot: the finding ids this observation could not judge. None
+    # (the default) is all of them: the check could not look, so an open alert of this
+    # check stays open. A check that judged some parts and reports the rest as an UNKNOWN
+    # finding names here what it could not judge; its other open alerts may resolve.
+    unjudged: tuple[str, ...] | None = None
 
     @property
     def metrics(self) -> Mapping[str, float]:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     pg_connection_limit: int = Field(25, gt=0)
     pg_connection_warn_ratio: float = Field(0.6, gt=0, le=1)
     pg_connection_crit_ratio: float = Field(0.8, gt=0, le=1)
+    # pg_activity (SPEC 2): seconds past which a session is reported.
+    pg_long_query_seconds: float = Field(60, ge=0)
+    pg_idle_in_transaction_seconds: float = Field(60, ge=0)
+    pg_blocked_seconds: float = Field(30, ge=0)
     expected_tables: int | None = Field(None, ge=0)
     expected_revision: str | None = None
     sentry_auth_token: SecretStr | None = Field(None, validation_alias="SENTRY_AUTH_TOKEN")

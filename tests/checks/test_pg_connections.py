@@ -13,7 +13,7 @@ from checks.clock import SystemClock
 from checks.connection_limit import ConnectionThresholds, evaluate_connections
 from checks.database import Database, DatabaseOptions
 from checks.result import State
-from tests.support.postgres import WatchedDatabase
+from tests.support.postgres import WatchedDatabase, limited_credential
 
 SOP_LIMIT = ConnectionThresholds(limit=25, warn_ratio=0.6, crit_ratio=0.8)
 
@@ -87,14 +87,17 @@ def test_thresholds_are_at_or_over_exactly(
     assert (finding.state if finding else State.OK) == state
 
 
-def test_owner_and_superuser_count_the_same_clients(
-    database: Database, watched_db: WatchedDatabase
+def test_a_credential_without_pg_monitor_and_a_superuser_count_the_same_clients(
+    watched_db: WatchedDatabase,
 ) -> None:
-    """The owner credential cannot read other roles' backend_type; it must still count them."""
-    with app_connections(watched_db, 5):
-        as_owner = pg_connections.check(database, SOP_LIMIT).metrics["connections"]
+    """A credential without pg_read_all_stats cannot read other roles' backend_type; it must
+    still count them."""
+    with app_connections(watched_db, 5), limited_credential(watched_db) as limited:
+        plain = Database(DatabaseOptions(limited.url), SystemClock())
+        as_limited = pg_connections.check(plain, SOP_LIMIT).metrics["connections"]
         superuser = Database(DatabaseOptions(watched_db.server.admin_url), SystemClock())
         as_superuser = pg_connections.check(superuser, SOP_LIMIT).metrics["connections"]
+        plain.close()
         superuser.close()
     # The superuser's own session is one more client while it counts.
-    assert as_superuser == as_owner + 1
+    assert as_superuser == as_limited + 1

@@ -21,7 +21,9 @@ import psycopg2.extensions
 
 from tests.support.runbook_schema import APP_TABLES, MIGRATION_TABLES, schema_sql
 
-OWNER = "raxx_owner"  # Heroku's DATABASE_URL credential: owns the tables, not a superuser
+# Heroku's DATABASE_URL credential: owns the tables, not a superuser; on production plans
+# (Standard 0 is the runbook's) a member of pg_monitor, so it sees every role's sessions.
+OWNER = "raxx_owner"
 OWNER_PASSWORD = "owner-Pw-3c1d9f"
 TEMPLATE = "runbook_template"
 REVISION = "0001_raptor_baseline"
@@ -160,6 +162,7 @@ def prepare_server(server: PgServer) -> None:
         cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (OWNER,))
         if cur.fetchone() is None:
             cur.execute(f"CREATE ROLE {OWNER} LOGIN PASSWORD %s", (OWNER_PASSWORD,))
+        cur.execute(f"GRANT pg_monitor TO {OWNER}")
         cur.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
         cur.execute(f"CREATE DATABASE {TEMPLATE} OWNER {OWNER}")
     with contextlib.closing(server.admin(TEMPLATE)) as conn, conn.cursor() as cur:
@@ -229,6 +232,35 @@ def watched_database(server: PgServer) -> Iterator[WatchedDatabase]:
         with contextlib.closing(server.admin()) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)")
             cur.execute(f"DROP ROLE IF EXISTS {db.app_role}")
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Another login role on a watched database."""
+
+    name: str
+    url: str
+
+
+@contextlib.contextmanager
+def limited_credential(db: WatchedDatabase, can_read: bool = True) -> Iterator[Credential]:
+    """A credential as `pg:credentials:create` makes one (no pg_monitor), as on Essential
+    plans or for a custom credential; `can_read`: SELECT on every table and sequence."""
+    name, password = f"limited_{secrets.token_hex(4)}", secrets.token_hex(8)
+    db.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+    if can_read:
+        with contextlib.closing(db.admin()) as conn, conn.cursor() as cur:
+            cur.execute(f"SET ROLE {OWNER}")
+            cur.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}")
+            cur.execute(f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {name}")
+    try:
+        yield Credential(name, db.server.url(db.name, name, password))
+    finally:
+        db.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'",
+            f"DROP OWNED BY {name}",
+            f"DROP ROLE {name}",
+        )
 
 
 __all__ = ["APP_TABLES", "OWNER", "REVISION", "PgServer", "WatchedDatabase"]

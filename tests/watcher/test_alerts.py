@@ -157,6 +157,27 @@ def test_an_unknown_check_does_not_resolve_its_alerts(watch: Watch, slack: FakeS
     assert watch.store.alerts.get(GRANT_DRIFT.id).status == "firing"  # type: ignore[union-attr]
 
 
+def test_a_partly_blind_check_resolves_what_it_judged_only(watch: Watch, slack: FakeSlack) -> None:
+    """pg_activity without pg_monitor: UNKNOWN for other roles' sessions, yet it judged the
+    sequences, so the fixed sequence resolves; a part it could not judge stays open."""
+    behind = Finding("pg_activity.sequence_behind", State.CRITICAL, "users_id_seq behind")
+    stale = Finding("pg_activity.not_analyzed", State.WARNING, "public.bars (5,000 rows)")
+    blind = Finding("pg_activity.visibility", State.UNKNOWN, "needs pg_monitor")
+    watch.cycle(report("pg_activity", behind, stale, blind))
+    partly = Result.from_findings([blind], "")
+    partly = Result(partly.state, partly.summary, findings=partly.findings, unjudged=())
+    sequences_unread = Result(
+        partly.state, partly.summary, findings=partly.findings, unjudged=(behind.id,)
+    )
+    watch.cycle(CheckReport("pg_activity", "7.3", sequences_unread, 0.1))
+    watch.cycle(CheckReport("pg_activity", "7.3", sequences_unread, 0.1))
+    assert watch.store.alerts.get(behind.id).status == "firing"  # type: ignore[union-attr]
+    assert watch.store.alerts.get(stale.id).status == "resolved"  # type: ignore[union-attr]
+    watch.cycle(CheckReport("pg_activity", "7.3", partly, 0.1))
+    watch.cycle(CheckReport("pg_activity", "7.3", partly, 0.1))
+    assert watch.store.alerts.get(behind.id).status == "resolved"  # type: ignore[union-attr]
+
+
 def test_log_alerts_resolve_when_the_pattern_leaves_the_window(
     watch: Watch, slack: FakeSlack
 ) -> None:

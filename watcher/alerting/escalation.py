@@ -100,9 +100,13 @@ class Escalation:
             if finding.id not in seen:
                 seen.add(finding.id)
                 self._change(finding.id, self._decide_bad(report.name, finding, at, streak))
+        unjudged = report.result.unjudged
         if report.result.state is State.UNKNOWN:
-            # A check that could not look says nothing about whether a finding went away.
-            return
+            if unjudged is None:
+                # A check that could not look says nothing about whether a finding went away.
+                return
+            # It judged all but these: its other alerts may resolve.
+            seen.update(unjudged)
         for alert in open_alerts:
             if alert.id not in seen and alert.id != blind_id:
                 self._change(alert.id, lambda old: self._ok(old, at))
