@@ -57,7 +57,7 @@ GAP_SECONDS = 0.2
 # client hung up (0.5 ms typically, 2.5 ms at most measured here): a sample in that moment
 # sees a connection already closed. Counted apart; a leaked one would stay the whole gap.
 EXIT_GRACE = 0.02
-SQL_CHECKS = ("pg_connections", "tables", "grants", "migrations")
+SQL_CHECKS = ("pg_connections", "tables", "grants", "migrations", "pg_activity")
 # Settings the watcher reads that have no WATCHER_ prefix.
 _UNPREFIXED = (
     "HEROKU_API_KEY",

@@ -52,6 +52,7 @@ SQL_SESSION = "SQL session"
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|ROLLBACK|COMMIT)\b", re.IGNORECASE)
 # Which SQL check sent a statement, by what only its queries read.
 _SQL_CHECK_OF = (
+    ("pg_sequences", "pg_activity"),
     ("pg_stat_activity", "pg_connections"),
     ("information_schema.tables", "tables"),
     ("pg_roles", "grants"),

@@ -22,6 +22,7 @@ NAMES = (
     "tables",
     "grants",
     "migrations",
+    "pg_activity",
 )
 
 # For a finding id no check gives advice for.

@@ -46,6 +46,8 @@ SPEC_METRICS = frozenset(
         "watcher_watch_elapsed_seconds",
         "watcher_rm11_gate_open",
         "watcher_build_info",
+        "watcher_pg_sessions",
+        "watcher_pg_sequences_behind",
     }
 )
 # Prometheus's own series, allowed beside the watcher's.

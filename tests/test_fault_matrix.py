@@ -86,7 +86,7 @@ NOW = CUTOVER + timedelta(hours=2)
 # What every run may take beyond WATCHER_CHECK_TIMEOUT: closing the database session (1 s at
 # most) and the scheduling of threads on a busy machine.
 MARGIN = 1.5
-SQL_CHECKS = ("pg_connections", "tables", "grants", "migrations")
+SQL_CHECKS = ("pg_connections", "tables", "grants", "migrations", "pg_activity")
 
 
 # -- clocks --------------------------------------------------------------------------------

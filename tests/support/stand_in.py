@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,10 +27,12 @@ from tests.fakes.slack import FakeSlack
 from tests.support.postgres import (
     PgServer,
     WatchedDatabase,
+    limited_credential,
     prepare_server,
     throwaway_server,
     watched_database,
 )
+from tests.support.sessions import SESSIONS, app_sessions
 
 BREAKAGES = {
     "grant": "REVOKE INSERT ON historical_bars FROM {role}",
@@ -37,6 +40,10 @@ BREAKAGES = {
     "nologin": "ALTER ROLE {role} NOLOGIN",
     "table": "DROP TABLE backup_codes",
     "revision": "UPDATE alembic_version SET version_num = '0002_unexpected'",
+    # A data copy with explicit ids: users_id_seq stays at 1 (pg_activity.sequence_behind).
+    "sequence": "INSERT INTO users (id, payload) SELECT g, '{{}}' FROM generate_series(1, 50) g",
+    # Rows the planner has no statistics for (pg_activity.not_analyzed; autovacuum is off here).
+    "analyze": "INSERT INTO historical_bars (payload) SELECT '{{}}' FROM generate_series(1, 1500)",
 }
 INCIDENT_LINES = {
     "quiet": None,
@@ -82,6 +89,28 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         choices=sorted(BREAKAGES),
         help="break the database this way (repeatable)",
     )
+    parser.add_argument(
+        "--session",
+        dest="sessions",
+        action="append",
+        default=[],
+        choices=SESSIONS,
+        help="hold an app session in this state (repeatable); set WATCHER_PG_*_SECONDS low"
+        " (e.g. 1) to see it reported",
+    )
+    parser.add_argument(
+        "--session-age",
+        type=float,
+        default=2.0,
+        help="seconds the sessions are held before the stand-in is ready (default 2)",
+    )
+    parser.add_argument(
+        "--credential",
+        choices=["owner", "limited"],
+        default="owner",
+        help="the watcher's credential: the owner (a member of pg_monitor, as on Heroku's"
+        " production plans) or one made by pg:credentials:create (no pg_monitor)",
+    )
 
 
 @dataclass
@@ -95,11 +124,13 @@ class StandIn:
     slack: FakeSlack
     database: WatchedDatabase
     cutover: datetime
+    # The watcher's credential: the owner's, or a limited one (--credential).
+    database_url: str
 
     def environment(self) -> dict[str, str]:
         """The watcher's settings, and the Heroku CLI's, pointing at the stand-in."""
         return {
-            "DATABASE_URL": self.database.owner_url,
+            "DATABASE_URL": self.database_url,
             "WATCHER_APP": heroku_fake.APP,
             "WATCHER_APP_ROLE": self.database.app_role,
             "WATCHER_HEALTHZ_URL": self.healthz.healthz_url,
@@ -171,4 +202,11 @@ def stand_in(args: argparse.Namespace) -> Iterator[StandIn]:
             if incident:
                 logplex.history.append(f"{now.isoformat()} {incident}")
             db.execute(*(BREAKAGES[b].format(role=db.app_role) for b in args.breakages))
-            yield StandIn(healthz, sentry, heroku, logplex, slack, db, cutover)
+            with contextlib.ExitStack() as held:
+                url = db.owner_url
+                if args.credential == "limited":
+                    url = held.enter_context(limited_credential(db)).url
+                held.enter_context(app_sessions(db, args.sessions))
+                if args.sessions:
+                    time.sleep(args.session_age)
+                yield StandIn(healthz, sentry, heroku, logplex, slack, db, cutover, url)

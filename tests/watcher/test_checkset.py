@@ -28,7 +28,7 @@ from watcher.redact import Redactor
 from watcher.settings import load_settings
 from watcher.store.state import StateStore
 
-SQL_CHECKS = ["pg_connections", "tables", "grants", "migrations"]
+SQL_CHECKS = ["pg_connections", "tables", "grants", "migrations", "pg_activity"]
 
 
 @pytest.fixture
@@ -86,6 +86,7 @@ def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[n
         "tables",
         "grants",
         "migrations",
+        "pg_activity",
     ]
     for name in ("healthz", *SQL_CHECKS):
         assert reports[name].result.state == State.OK, reports[name].result.summary

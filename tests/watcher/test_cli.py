@@ -27,7 +27,7 @@ from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase, em
 from watcher import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILT = ["healthz", "pg_connections", "tables", "grants", "migrations"]
+BUILT = ["healthz", "pg_connections", "tables", "grants", "migrations", "pg_activity"]
 SECRETS = {
     "HEROKU_API_KEY": "heroku-api-key-5f9d2c",
     "SENTRY_AUTH_TOKEN": "sntrys_token_8a7b6c",

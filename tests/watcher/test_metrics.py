@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from checks import sentry
 from checks.healthz import HealthzObservation
+from checks.pg_activity import PgActivityObservation
 from checks.pg_connections import PgConnectionsObservation
 from checks.pg_info import PgInfoObservation
 from checks.registry import NAMES as CHECK_NAMES
@@ -190,6 +191,8 @@ FIRST_SCRAPE = {
     "watcher_watch_elapsed_seconds": set(),
     "watcher_rm11_gate_open": set(),
     "watcher_build_info": {"version"},
+    "watcher_pg_sessions": {"state"},
+    "watcher_pg_sequences_behind": set(),
 }
 
 
@@ -231,3 +234,22 @@ def test_failed_attempts_and_messages_failed_for_good_are_counted_apart() -> Non
         is None
     )
     assert registry.get_sample_value("watcher_notifications_pending") == 0
+
+
+def test_pg_activity_sessions_by_state_and_sequences_behind() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    value = registry.get_sample_value
+    # The states are known from the start: every one is exported from the first scrape.
+    assert math.isnan(value("watcher_pg_sessions", {"state": "idle_in_transaction"}))
+    counts = PgActivityObservation(3, 2, 1, 0, 33, 33, 1, 0)
+    behind = Finding("pg_activity.sequence_behind", State.CRITICAL, "users_id_seq")
+    metrics.observe(
+        [CheckReport("pg_activity", "7.2, 7.3", Result.from_findings([behind], "", counts), 0.02)],
+        CUTOVER,
+    )
+    assert [
+        value("watcher_pg_sessions", {"state": s})
+        for s in ("active", "idle_in_transaction", "blocked")
+    ] == [3, 2, 1]
+    assert value("watcher_pg_sequences_behind") == 1

@@ -44,6 +44,12 @@ SPEC_FINDINGS = [
     "grants.migration_tables",
     "migrations.missing",
     "migrations.changed",
+    "pg_activity.sequence_behind",
+    "pg_activity.long_query",
+    "pg_activity.idle_in_transaction",
+    "pg_activity.blocked",
+    "pg_activity.not_analyzed",
+    "pg_activity.visibility",
 ]
 
 
@@ -58,6 +64,18 @@ def test_grant_drift_says_what_the_issue_asks() -> None:
     assert advice("logs.permission_denied").next_step == (
         "grant drift: re-run step 4.6 grants; RM-11 stays closed"
     )
+
+
+def test_a_sequence_behind_gives_the_setval_statement_to_run() -> None:
+    assert "run `SELECT setval('<sequence>', (SELECT max(<column>) FROM <table>));`" in (
+        advice("pg_activity.sequence_behind").next_step
+    )
+
+
+def test_each_pg_activity_kind_has_its_own_advice() -> None:
+    kinds = ("sequence_behind", "long_query", "idle_in_transaction", "blocked", "not_analyzed")
+    steps = {advice(f"pg_activity.{kind}").next_step for kind in kinds}
+    assert len(steps) == len(kinds)
 
 
 def test_an_unknown_id_falls_back_to_section_7() -> None:
