@@ -22,6 +22,8 @@ NAMES = (
     "tables",
     "grants",
     "migrations",
+    "router",
+    "pg_metrics",
 )
 
 # For a finding id no check gives advice for.

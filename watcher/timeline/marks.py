@@ -30,8 +30,10 @@ SQLITE_REMNANTS = ("sqlite", "operational_error")
 # The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
 _ALERTING = frozenset({"fired", "warned"})
 _RANK = {"WARNING": 1, "CRITICAL": 2}
-# Findings that are blind windows, not alerts: listed by the marks, never closing the gate.
-BLIND_WINDOW_FINDINGS = frozenset({"logs.stream_gap"})
+# Findings that are blind windows, not alerts: listed by the marks, never closing the gate
+# (SPEC 5): a gap in the follower's stream, and lines Logplex itself says it dropped.
+STREAM_GAP, LOG_DROPPED = "logs.stream_gap", "logs.log_dropped"
+BLIND_WINDOW_FINDINGS = frozenset({STREAM_GAP, LOG_DROPPED})
 # A window whose first observation comes later than this after its start was not watched
 # from its start: it cannot be called clean.
 UNOBSERVED_AFTER = timedelta(minutes=30)
@@ -63,6 +65,17 @@ class GateVerdict:
     issues: tuple[Issue, ...] = ()
     # When the Sentry observation the verdict rests on was taken (None: there was none).
     sentry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BlindWindow:
+    """A stretch the watch could not see: a check UNKNOWN for `blind_after` cycles, or lines
+    Logplex dropped; `end` is None while it lasts."""
+
+    what: str
+    start: datetime
+    end: datetime | None
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -153,13 +166,46 @@ def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> lis
         if unobserved is not None:
             lines.append(unobserved)
     end = t0 + phases.ACTIVE_WATCH
-    for event in store.alerts.events(t0, end):
-        if event.event == "blind":
-            check = event.alert_id.removesuffix(BLIND_SUFFIX)
-            lines.append(
-                f"the watch was blind on {show(check)} from {_hm(event.at)}: {show(event.summary)}"
-            )
+    lines += [describe_blind(window, show) for window in blind_windows(store, t0, end)]
     return lines
+
+
+def blind_windows(store: StateStore, start: datetime, end: datetime) -> list[BlindWindow]:
+    """The blind windows that began in [start, end), each with when it ended (if it did)."""
+    windows: list[BlindWindow] = []
+    open_at: dict[str, int] = {}
+    # Read on past `end`: a window that began inside may have ended after it.
+    for event in store.alerts.events(start):
+        blind = event.event == "blind" or (
+            event.event in _ALERTING and event.alert_id in BLIND_WINDOW_FINDINGS
+        )
+        if blind and event.alert_id == STREAM_GAP and event.at < end:
+            # Each gap is its own window, closed when recorded; its text says from when to when.
+            windows.append(BlindWindow(STREAM_GAP, event.at, event.at, event.summary))
+        elif blind and event.alert_id not in open_at and event.at < end:
+            open_at[event.alert_id] = len(windows)
+            what = event.alert_id.removesuffix(BLIND_SUFFIX)
+            windows.append(BlindWindow(what, event.at, None, event.summary))
+        elif event.event == "resolved" and event.alert_id in open_at:
+            index = open_at.pop(event.alert_id)
+            windows[index] = replace(windows[index], end=event.at)
+    return windows
+
+
+def describe_blind(window: BlindWindow, show: Show = quote) -> str:
+    """One blind window: what, from when to when, and why."""
+    until = f" to {_hm(window.end)}" if window.end is not None else " (still blind)"
+    if window.what == STREAM_GAP:
+        return f"blind window: a gap in the log stream, {show(window.summary)}"
+    if window.what == LOG_DROPPED:
+        return (
+            f"blind window from {_hm(window.start)}{until}: Logplex dropped lines, the log is"
+            f" incomplete: {show(window.summary)}"
+        )
+    return (
+        f"the watch was blind on {show(window.what)} from {_hm(window.start)}{until}:"
+        f" {show(window.summary)}"
+    )
 
 
 def describe_issue(issue: Issue, show: Show = quote) -> str:
@@ -182,9 +228,78 @@ def dashboard_lines(
         *([] if unobserved is None else [f"Since T0: {unobserved}"]),
         _pg_status(store, t0, now, show),
         _peak_line(connection_peak(store, t0, now)),
+        router_line(store, t0, now),
+        load_line(store, t0, now),
         *_log_lines(store, t0, now, show),
         _tables_line(store, t0, now, show),
         _alerts_line(store, t0, now, show),
+        *_blind_lines(store, t0, now, show),
+    ]
+
+
+def router_line(store: StateStore, t0: datetime, now: datetime) -> str:
+    """The router's p95 and 5xx share since T0, and the worst window seen."""
+    rows = [
+        row
+        for row in store.history.observations("router", since=t0, until=now + _INCLUSIVE)
+        if "requests_since_t0" in row.metrics
+    ]
+    if not rows:
+        return "Router since T0: no router observation"
+    # The since-T0 figures live in the watcher's memory: a restart starts them again. Each
+    # run's last row holds that run's totals.
+    runs = [
+        row
+        for row, after in zip(rows, [*rows[1:], None], strict=True)
+        if after is None or after.metrics["requests_since_t0"] < row.metrics["requests_since_t0"]
+    ]
+    requests = sum(int(row.metrics["requests_since_t0"]) for row in runs)
+    errors = sum(int(row.metrics.get("errors_since_t0", 0)) for row in runs)
+    if not requests:
+        return "Router since T0: no request seen"
+    p95s = [row.metrics["p95_since_t0_ms"] for row in runs if "p95_since_t0_ms" in row.metrics]
+    p95 = "" if not p95s else f", p95 {int(max(p95s))} ms"
+    if len(p95s) > 1:
+        p95 += f" (the highest of {len(p95s)} watcher runs)"
+    share = f"5xx share {errors / requests:.2%} ({errors})"
+    text = f"Router since T0: {requests} requests, {share}{p95}"
+    judged = [row for row in rows if "p95_ms" in row.metrics]
+    if judged:
+        slowest = max(judged, key=lambda row: row.metrics["p95_ms"])
+        worst = max(rows, key=lambda row: row.metrics.get("error_ratio", 0.0))
+        text += (
+            f"; worst window: p95 {int(slowest.metrics['p95_ms'])} ms at {_hm(slowest.at)},"
+            f" 5xx {worst.metrics.get('error_ratio', 0.0):.1%} at {_hm(worst.at)}"
+        )
+    return text
+
+
+def load_line(store: StateStore, t0: datetime, now: datetime) -> str:
+    """The highest Heroku Postgres `load-avg-5m` since T0, and when."""
+    peaks: list[tuple[float, datetime]] = []
+    for row in store.history.observations("pg_metrics", since=t0, until=now + _INCLUSIVE):
+        if "peak_load_5m" in row.metrics and "peak_load_at" in row.metrics:
+            at = datetime.fromtimestamp(row.metrics["peak_load_at"], UTC)
+            if at >= t0:
+                peaks.append((row.metrics["peak_load_5m"], at))
+        if "load_5m" in row.metrics:
+            peaks.append((row.metrics["load_5m"], row.at))
+    if not peaks:
+        return (
+            "Postgres load peak since T0: no Heroku Postgres metrics sample (written for"
+            " Standard and Premium plans only)"
+        )
+    load, at = max(peaks, key=lambda peak: (peak[0], -peak[1].timestamp()))
+    return f"Postgres load peak since T0: load-avg-5m {load:g} at {_hm(at)}"
+
+
+def _blind_lines(store: StateStore, t0: datetime, now: datetime, show: Show) -> list[str]:
+    windows = blind_windows(store, t0, now + _INCLUSIVE)
+    if not windows:
+        return ["Blind windows since T0: none"]
+    return [
+        f"Blind windows since T0: {len(windows)}",
+        *(describe_blind(window, show) for window in windows),
     ]
 
 
@@ -276,7 +391,7 @@ def _compose(
         lines = [
             f"4-hour watch ended at {_hm(t0 + phases.ACTIVE_WATCH)}",
             *four_hour_result(store, t0),
-            *_gate_lines(verdict),
+            *_gate_lines(verdict, len(blind_windows(store, t0, t0 + phases.ACTIVE_WATCH))),
         ]
         return f"RM-10 4-hour result: {result} — RM-11 gate {gate}", lines, verdict
     lines = dashboard_lines(store, t0, now)
@@ -291,13 +406,18 @@ def _compose(
     return "RM-10 24-hour dashboard mark: final report", lines, None
 
 
-def _gate_lines(verdict: GateVerdict) -> list[str]:
+def _gate_lines(verdict: GateVerdict, blind: int = 0) -> list[str]:
     if verdict.open:
         assert verdict.sentry_at is not None  # an open gate rests on a clean Sentry check
         lines = [
             "RM-11 gate (7.4) OPEN: no CRITICAL or WARNING alert in the 4 hours, and Sentry"
             f" showed zero new issues (checked at {_hm(verdict.sentry_at)})"
         ]
+        if blind:
+            lines.append(
+                f"but the watch had {blind} blind window(s), listed above: what happened in"
+                " them was not seen"
+            )
     else:
         lines = [f"RM-11 gate (7.4) CLOSED: {reason}" for reason in verdict.reasons]
     lines.append("RM-11 also needs the operator's sign-off in Section 8 (see `watcher record`)")
