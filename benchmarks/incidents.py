@@ -179,7 +179,11 @@ def watch_marks(log: list[str], directory: Path) -> list[str]:
         follower_box.append(follower)
         follower.run()
     # No Slack token: the posts stay in the outbox, as composed.
-    posts = [str(m.payload["text"]) for m in store.messages() if m.alert_id is None]
+    posts = [
+        str(notifier.composer.render(m.notice)["text"])
+        for m in store.outbox.messages()
+        if m.alert_id is None and m.notice is not None
+    ]
     store.close()
     return posts
 
