@@ -169,6 +169,7 @@ def simulate(lines: int, directory: Path, seed: int = 1) -> Result:
             clock,
             on_match=watch.on_log_match,
             remembered=watch.remembered_lines(),
+            readers=watch.log_readers,
         )
         watch.follower = follower
         holder.update(watch=watch, follower=follower)

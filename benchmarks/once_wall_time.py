@@ -39,6 +39,7 @@ from tests.fakes import sentry as sentry_fake
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.heroku import DATA_PATH, FakeHeroku
 from tests.fakes.http import FakeServer, Reply, Request
+from tests.fakes.log_lines import postgres_metrics_line, router_line
 from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.support.postgres import PgServer, prepare_server, watched_database
@@ -365,12 +366,17 @@ def measure(
         slow_down(logplex, delay, answers, lambda r: ("logs", "Logplex"))
         heroku.add_postgres()
         heroku.logplex_url = logplex.session_url
-        # A quiet log: the app's requests over the last 40 minutes.
+        # A quiet log: the app's requests over the last 40 minutes, with the router's lines
+        # of them and a Standard database's metrics line every 5 minutes.
         now = datetime.now(UTC)
         logplex.history = [
-            f"{(now - timedelta(seconds=s)).isoformat()} app[web.1]: GET /api/quotes/AAPL 200"
+            line
             for s in range(2400, 0, -20)
-        ]
+            for line in (
+                f"{(now - timedelta(seconds=s)).isoformat()} app[web.1]: GET /api/quotes/AAPL 200",
+                router_line(now - timedelta(seconds=s), path="/api/quotes/AAPL"),
+            )
+        ] + [postgres_metrics_line(now - timedelta(seconds=s)) for s in range(2400, 0, -300)]
         env = {
             **clean_environ(),
             **watcher_settings(db, Path(tmp)),

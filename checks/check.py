@@ -100,6 +100,22 @@ class CheckSettings(Protocol):
     def sentry_environment(self) -> str: ...
     @property
     def cutover_at(self) -> datetime | None: ...
+    @property
+    def router_window(self) -> float: ...
+    @property
+    def router_min_requests(self) -> int: ...
+    @property
+    def router_5xx_warn(self) -> float: ...
+    @property
+    def router_5xx_crit(self) -> float: ...
+    @property
+    def router_p95_warn_ms(self) -> float: ...
+    @property
+    def router_baseline_p95_ms(self) -> float | None: ...
+    @property
+    def pg_load_warn(self) -> float: ...
+    @property
+    def pg_load_crit(self) -> float: ...
 
 
 class Sources(Protocol):
@@ -134,6 +150,11 @@ class Sources(Protocol):
         """The configured baseline, else the first observation kept in the state store."""
         ...
 
+    def kept_baseline(self, name: str) -> Baseline | None:
+        """The baseline kept in the state store under `name`, if any (None: the store is
+        unusable too)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Check(Generic[P]):
@@ -150,6 +171,8 @@ class Check(Generic[P]):
     # By finding kind prefix, most specific first; "" is the check's default advice.
     advice: tuple[tuple[str, Advice], ...] = ()
     gauges: tuple[GaugeSpec, ...] = ()
+    # Judges the app's log (`sources.log()`): in the daemon, the follower's, under its lock.
+    reads_log: bool = False
     # What running out of time means; by default the check could not do its job (UNKNOWN).
     on_timeout: Callable[[float], Result] | None = None
 

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from checks.log_patterns import LogMatcher
 from checks.log_tally import LogTally
+from checks.pg_metrics import PgSamples
+from checks.router import RouterStats
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,12 @@ class Coverage:
 
 @dataclass(frozen=True)
 class LogWindow:
-    """The counts of the recent log, the matcher that made them, and when it was read."""
+    """The counts of the recent log, the matcher that made them, and when it was read; the
+    router requests and Postgres samples read from the same lines."""
 
     tally: LogTally
     matcher: LogMatcher
     read_at: datetime
     coverage: Coverage
+    router: RouterStats
+    postgres: PgSamples

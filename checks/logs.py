@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import httpx
 
@@ -11,12 +13,14 @@ from checks.check import GATE, ROLLBACK, Advice, Check, Doc, Need
 from checks.clock import Clock
 from checks.heroku_api import FIR, HerokuApi
 from checks.http_api import transport_reason
-from checks.log_line import parse
+from checks.log_line import LogLine, parse
 from checks.log_patterns import LogMatcher
 from checks.log_stream import stream_lines
 from checks.log_tally import LogTally
 from checks.log_window import Coverage, LogWindow
+from checks.pg_metrics import PgSamples
 from checks.result import PREFIX, CheckError, Finding, Observation, Result, State
+from checks.router import RouterStats
 
 NAME = "logs"
 SOP = "7.1, 7.2, 7.3, 2.3"
@@ -27,6 +31,14 @@ LOGPLEX = "Logplex"
 # What the Heroku CLI sends: every log session, Cedar's too, answers server-sent events
 # (heroku/cli since 2018). Older Cedar session URLs answered text/plain; both are read.
 ACCEPT = "text/event-stream"
+
+
+class LineReader(Protocol):
+    """Something else that reads the same lines in the same pass (`router`, `pg_metrics`)."""
+
+    def add(self, line: LogLine, received_at: datetime) -> object:
+        """Take one line; what it found is the reader's own business."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -72,14 +84,21 @@ def check_recent(
     api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
 ) -> Result:
     """`watcher once`: a one-shot log session of what Logplex keeps, scanned."""
-    window = read_recent(api, http, matcher, clock, budget)
+    window = read_recent(api, http, matcher, clock, budget, RouterStats(None), PgSamples(None))
     return evaluate(window.tally, window.matcher, window.read_at, window.coverage)
 
 
 def read_recent(
-    api: HerokuApi, http: httpx.Client, matcher: LogMatcher, clock: Clock, budget: float
+    api: HerokuApi,
+    http: httpx.Client,
+    matcher: LogMatcher,
+    clock: Clock,
+    budget: float,
+    router: RouterStats,
+    postgres: PgSamples,
 ) -> LogWindow:
-    """A one-shot log session of what Logplex keeps, counted (the probe of `watcher once`).
+    """A one-shot log session of what Logplex keeps, read once: matches counted, every line
+    also given to the router and Postgres readers (the probe of `watcher once`).
 
     Cedar or Fir comes from the app (`generation`), never from how the stream is framed.
     """
@@ -93,7 +112,7 @@ def read_recent(
     tally = LogTally()
     problem = None
     try:
-        _read(http, url, deadline, matcher, tally, clock)
+        _read(http, url, deadline, matcher, tally, clock, (router, postgres))
     except httpx.HTTPError as exc:
         # The URL carries its own token: the reason never quotes it.
         reason = (
@@ -105,7 +124,8 @@ def read_recent(
             raise CheckError(f"{LOGPLEX} stream unusable: {reason}") from None
         problem = f"log stream broke after {tally.lines} lines: {reason}; counted those"
     now = clock.now()
-    return LogWindow(tally, matcher, now, Coverage(_covered(tally, now), problem))
+    coverage = Coverage(_covered(tally, now), problem)
+    return LogWindow(tally, matcher, now, coverage, router, postgres)
 
 
 def _read(
@@ -115,6 +135,7 @@ def _read(
     matcher: LogMatcher,
     tally: LogTally,
     clock: Clock,
+    readers: Sequence[LineReader],
 ) -> None:
     remaining = max(0.1, deadline - clock.monotonic())
     # No Authorization header: the session URL carries its own token.
@@ -129,6 +150,8 @@ def _read(
             tally.count_lines(1, line.timestamp, line.timestamp)
             for match in matcher.match(line, now):
                 tally.record(match, now)
+            for reader in readers:
+                reader.add(line, now)
 
 
 def _covered(tally: LogTally, now: datetime) -> str:
@@ -151,6 +174,7 @@ CHECK = Check(
     name=NAME,
     sop=SOP,
     needs=(Need.HEROKU,),
+    reads_log=True,
     probe=lambda sources: sources.log(),
     evaluate=lambda window, sources: evaluate(
         window.tally, window.matcher, window.read_at, window.coverage

@@ -22,6 +22,8 @@ NAMES = (
     "tables",
     "grants",
     "migrations",
+    "router",
+    "pg_metrics",
     "pg_activity",
 )
 

@@ -33,6 +33,7 @@ from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy
 from tests.fakes.heroku import FakeHeroku
+from tests.fakes.log_lines import postgres_metrics_line, router_line
 from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
@@ -44,7 +45,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 JOB = "cutover-watcher"  # the job the rules and the dashboard's `up` panel name
 METRICS_TOKEN = "metrics-token-prom-4c2a9e"
-ALERTS = {"WatcherDown", "WatcherCycleStale", "WatcherNotificationsFailing", "WatcherCheckCritical"}
+ALERTS = {
+    "WatcherDown",
+    "WatcherCycleStale",
+    "WatcherNotificationsFailing",
+    "WatcherCheckCritical",
+    "WatcherRouterSlow",
+    "WatcherPostgresLoadHigh",
+}
 # One budget for everything Prometheus must see: its first scrape alone takes ~5 s (2.42).
 DATA_TIMEOUT = 30.0
 PERMISSION_DENIED = "psycopg2.errors.InsufficientPrivilege: permission denied for table users"
@@ -185,6 +193,13 @@ def test_prometheus_scrapes_the_watcher_and_every_dashboard_query_has_data(
     # and its escalation meets Slack's outage before it goes through.
     wait_until(lambda: bool(scraped.logplex.requests), 20, "the watcher opened the log stream")
     scraped.logplex.push(f"{datetime.now(UTC).isoformat()} app[web.1]: {PERMISSION_DENIED}")
+    # Router traffic (one request a 503) and a Heroku Postgres sample with a load over 1: the
+    # router and Postgres panels have data that says something.
+    now = datetime.now(UTC)
+    scraped.logplex.push(
+        *(router_line(now, status=503 if n == 0 else 200, service_ms=40 + n) for n in range(30)),
+        postgres_metrics_line(now, load_5m=1.5, waiting=2),
+    )
 
     # -- every query of the Grafana dashboard returns at least one series ------------------
     queries = dashboard_queries()
@@ -204,6 +219,12 @@ def test_prometheus_scrapes_the_watcher_and_every_dashboard_query_has_data(
     assert value(prometheus, "watcher_pg_available") == 1
     assert value(prometheus, "watcher_pg_plan_connection_limit") == 120
     assert value(prometheus, "watcher_public_tables") > 0
+    prometheus.wait_for_result('watcher_router_requests_total{status_class="5xx"} == 1', 10)
+    prometheus.wait_for_result('watcher_router_requests_total{status_class="2xx"} == 29', 10)
+    prometheus.wait_for_result("watcher_router_service_seconds_count == 30", 10)
+    # A full cycle every 2 s judges the sample the follower read.
+    prometheus.wait_for_result('watcher_pg_load_average{window="5m"} == 1.5', 10)
+    prometheus.wait_for_result("watcher_pg_waiting_connections == 2", 10)
     failures = prometheus.query("watcher_notification_failures_total")
     # slack_sdk sees the outage's HTML page as HTTP 503: a transient failure, retried.
     assert [(f["metric"]["channel"], f["metric"]["reason"]) for f in failures] == [

@@ -129,6 +129,7 @@ class Parts:
             self.clock,
             on_match=watch.on_log_match,
             remembered=watch.remembered_lines(),
+            readers=watch.log_readers,
         )
 
     def report_failure(self, failure: Failure) -> None:

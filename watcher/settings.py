@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = None
     pushgateway_url: str | None = None
+    # The router and pg_metrics checks (SPEC 2 and 3): judged from the log stream.
+    router_window: float = Field(900, ge=60, le=86400)
+    router_min_requests: int = Field(20, ge=1)
+    router_5xx_warn: float = Field(0.01, gt=0, le=1)
+    router_5xx_crit: float = Field(0.05, gt=0, le=1)
+    router_p95_warn_ms: float = Field(2000, gt=0)
+    router_baseline_p95_ms: float | None = Field(None, gt=0)
+    pg_load_warn: float = Field(1.0, gt=0)
+    pg_load_crit: float = Field(2.0, gt=0)
     # The alert lifecycle (SPEC 4); the defaults are the SPEC's.
     fire_after: int = Field(2, ge=1, le=100)
     resolve_after: int = Field(2, ge=1, le=100)

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from checks import logs
+from checks import logs, pg_metrics, router
+from checks.check import AnyCheck
 from checks.clock import Clock
 from checks.log_patterns import LogMatcher, Match, catalogue
 from checks.log_tally import LogTally
-from checks.log_window import Coverage
+from checks.log_window import Coverage, LogWindow
 from checks.registry import Registry
 from checks.result import Result, State
 from watcher.checking.observations import keep_observations
@@ -66,6 +68,14 @@ class Watch:
         self.matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
         self.tally = LogTally()
         self.tally_lock = threading.Lock()
+        # What the follower feeds the `router` and `pg_metrics` checks, under the same lock.
+        self.router_stats = router.RouterStats(
+            self.t0,
+            timedelta(seconds=settings.router_window),
+            on_request=metrics.router_request,
+        )
+        self.pg_samples = pg_metrics.PgSamples(self.t0)
+        self.log_readers: tuple[logs.LineReader, ...] = (self.router_stats, self.pg_samples)
         self.follower: LogFollower | None = None
         # Set when something was queued: the delivery loop wakes at once.
         self.wake = threading.Event()
@@ -82,10 +92,10 @@ class Watch:
 
     # -- the jobs ---------------------------------------------------------------------------
 
-    def full_cycle(self) -> list[CheckReport]:
-        """Every check but healthz (it has its own, faster job), then escalate."""
-        names = [n for n in self.checks.names if n != "healthz"]
-        return self._run(names)
+    def full_cycle(self, names: Iterable[str] | None = None) -> list[CheckReport]:
+        """Every check but healthz (it has its own, faster job), or those named; then escalate."""
+        every = [n for n in self.checks.names if n != "healthz"]
+        return self._run(every if names is None else list(names))
 
     def healthz_probe(self) -> list[CheckReport]:
         return self._run(["healthz"])
@@ -211,11 +221,16 @@ class Watch:
         at = self.clock.now()
         checkset = CheckSet(self.settings, self.store, self.clock, self.http, self.checks)
         try:
-            planned = checkset.planned([n for n in names if n != "logs"])
-            if "logs" in names and self.follower is not None:
-                planned.append(PlannedCheck("logs", logs.SOP, self._logs_result))
-            elif "logs" in names:
-                planned += checkset.planned(["logs"])
+            # With the follower, the checks that judge the log judge its lines (under its
+            # lock); without it (no HEROKU_API_KEY), one one-shot session serves them all.
+            followed = (
+                [c for c in self.checks.select(names) if c.reads_log] if self.follower else []
+            )
+            planned = checkset.planned([n for n in names if n not in {c.name for c in followed}])
+            planned += [
+                PlannedCheck(c.name, c.sop, self._follower_judge(c, checkset), c.on_timeout)
+                for c in followed
+            ]
             reports = run_checks(planned, self.settings.check_timeout, self.clock, self.redactor)
         finally:
             checkset.close()
@@ -236,6 +251,21 @@ class Watch:
         return reports
 
     def _logs_result(self) -> Result:
+        window = self._follower_window()
+        with self.tally_lock:
+            return logs.evaluate(window.tally, window.matcher, window.read_at, window.coverage)
+
+    def _follower_judge(self, check: AnyCheck, sources: CheckSet) -> Callable[[], Result]:
+        def judge() -> Result:
+            window = self._follower_window()
+            # Under the lock: the follower goes on feeding the counts while a cycle reads them.
+            with self.tally_lock:
+                return check.evaluate(window, sources)
+
+        return judge
+
+    def _follower_window(self) -> LogWindow:
+        """The follower's counts as a log window, with the stream's health as its coverage."""
         now = self.clock.now()
         follower = self.follower
         health = follower.health if follower is not None else None
@@ -260,7 +290,9 @@ class Watch:
             # Under the lock: the cycle and the escalation thread both get here.
             self.metrics.log_read(max(0, lines - self._lines_exported), [])
             self._lines_exported = max(self._lines_exported, lines)
-            return logs.evaluate(self.tally, self.matcher, now, coverage)
+        return LogWindow(
+            self.tally, self.matcher, now, coverage, self.router_stats, self.pg_samples
+        )
 
     def export_self(self, at: datetime) -> None:
         """Show the watcher's own health; needs no store (it is built from memory)."""

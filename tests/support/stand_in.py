@@ -21,6 +21,7 @@ from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.fakes.heroku import FakeHeroku
+from tests.fakes.log_lines import postgres_metrics_line, router_line
 from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
@@ -194,10 +195,17 @@ def stand_in(args: argparse.Namespace) -> Iterator[StandIn]:
                 heroku.add_postgres(), status=status, connections=connections, plan="Standard 0"
             )
             heroku.serve_logs(logplex)
+            # The app's requests (and the router's lines of them) over the last 40 minutes,
+            # and the metrics line a Standard database writes every few minutes.
             logplex.history = [
-                f"{(now - timedelta(seconds=s)).isoformat()} app[web.1]: GET /api/quotes/AAPL 200"
+                line
                 for s in range(2400, 0, -20)
-            ]
+                for line in (
+                    f"{(now - timedelta(seconds=s)).isoformat()} app[web.1]:"
+                    " GET /api/quotes/AAPL 200",
+                    router_line(now - timedelta(seconds=s), path="/api/quotes/AAPL"),
+                )
+            ] + [postgres_metrics_line(now - timedelta(seconds=s)) for s in range(2400, 0, -300)]
             incident = INCIDENT_LINES[args.log]
             if incident:
                 logplex.history.append(f"{now.isoformat()} {incident}")

@@ -86,11 +86,13 @@ def test_every_check_appears_in_spec_order(configure) -> None:  # type: ignore[n
         "tables",
         "grants",
         "migrations",
+        "router",
+        "pg_metrics",
         "pg_activity",
     ]
     for name in ("healthz", *SQL_CHECKS):
         assert reports[name].result.state == State.OK, reports[name].result.summary
-    for name in ("logs", "pg_info"):
+    for name in ("logs", "pg_info", "router", "pg_metrics"):
         assert (reports[name].result.state, reports[name].result.summary) == (
             State.UNKNOWN,
             "not configured: set HEROKU_API_KEY",

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def variables(field: str) -> list[str]:
-    return re.findall(r"[A-Z][A-Z_]+", env_name(field))
+    return re.findall(r"[A-Z][A-Z0-9_]+", env_name(field))
 
 
 @pytest.mark.parametrize("field", list(Settings.model_fields))

@@ -13,7 +13,9 @@ from checks import pg_connections, pg_info, tables
 from checks.connection_limit import ConnectionThresholds
 from checks.database import Database
 from checks.healthz import HealthzObservation
+from checks.pg_metrics import PgMetricsObservation
 from checks.result import Baseline, Finding, Result, State
+from checks.router import RouterObservation
 from checks.sentry import KINDS, SentryObservation
 from tests.support.clock import CUTOVER, FakeClock
 from watcher.alerting.escalation import AlertPolicy, Escalation
@@ -251,7 +253,7 @@ def test_sentry_unknown_at_the_end_closes_the_gate(store: StateStore, watch: Wat
     # No alert: the result is clean, but the gate stays closed, and the blind spot is named.
     assert result[0] == "clean: no CRITICAL or WARNING alert in the 4 hours (14:48Z to 18:48Z)"
     assert result[1] == (
-        "the watch was blind on `sentry` from 18:18Z:"
+        "the watch was blind on `sentry` from 18:18Z (still blind):"
         " `Sentry API: 401 Unauthorized: check SENTRY_AUTH_TOKEN`"
     )
     marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR)
@@ -399,11 +401,15 @@ def test_dashboard_lines(store: StateStore, watch: Watch) -> None:
     assert marks.dashboard_lines(store, CUTOVER, CUTOVER + 8 * HOUR) == [
         "Postgres status (pg:info): Available (at 22:33Z)",
         "Connection peak since T0: 12/25 (48%) at 16:48Z, pg_connections",
+        "Router since T0: no router observation",
+        "Postgres load peak since T0: no Heroku Postgres metrics sample (written for Standard"
+        " and Premium plans only)",
         "Log scan since T0 (7.2, expected 0): sqlite 2, operational_error 0",
         "Other log patterns since T0: memory 4, request_timeout 1",
         "Tables in public: 35 at 22:33Z (baseline 35, as expected); the same in all 34 count(s)"
         " since T0",
         "Alerts since T0: none",
+        "Blind windows since T0: none",
     ]
 
 
@@ -414,9 +420,13 @@ def test_dashboard_lines_say_what_was_not_seen(store: StateStore, watch: Watch) 
         " 2026-05-16 22:48Z (it was not running)",
         "Postgres status (pg:info): no observation since T0",
         "Connection peak since T0: no connection count observed",
+        "Router since T0: no router observation",
+        "Postgres load peak since T0: no Heroku Postgres metrics sample (written for Standard"
+        " and Premium plans only)",
         "Log pattern counts since T0: no log observation yet, so no counts",
         "Tables in public: no observation since T0",
         "Alerts since T0: none",
+        "Blind windows since T0: none",
     ]
     watch.cycle(CUTOVER + HOUR, tables=tables_result(34))
     watch.cycle(
@@ -435,11 +445,11 @@ def test_dashboard_lines_say_what_was_not_seen(store: StateStore, watch: Watch) 
         "Postgres status (pg:info): not known: pg_info UNKNOWN at 16:48Z:"
         " `Heroku Data API: 503 Service Unavailable`; last seen Available at 15:48Z"
     )
-    assert got[4] == (
+    assert got[6] == (
         "the log check was UNKNOWN at 16:48Z, counts may be incomplete:"
         " `log stream down: 502 Bad Gateway`"
     )
-    assert got[5] == (
+    assert got[7] == (
         "Tables in public: not known: tables UNKNOWN at 16:48Z:"
         " `the database is unreachable`; last counted 34 at 15:48Z"
     )
@@ -452,7 +462,7 @@ def test_pg_not_available_and_tables_that_moved(store: StateStore, watch: Watch)
     assert got[0].startswith(
         "Postgres status (pg:info): NOT Available (at 15:48Z): `Status 'Unavailable'"
     )
-    assert got[4] == (
+    assert got[6] == (
         "Tables in public: 34 at 15:48Z (baseline 35, 1 fewer); between 34 and 36 since T0"
     )
 
@@ -542,3 +552,89 @@ def test_a_stream_gap_is_a_blind_window_not_an_alert_that_closes_the_gate(
     assert result[0].startswith("clean")
     assert any("lines between 15:01:40Z and 15:02:05Z may be lost" in line for line in result)
     assert rm11_gate.gate_verdict(store, CUTOVER).open
+
+
+# -- router, load and blind windows (issue 14) ----------------------------------------------
+
+
+def router_result(requests: int, errors: int, p95: float, ratio: float = 0.0) -> Result:
+    observation = RouterObservation(
+        requests=100,
+        errors=int(ratio * 100),
+        error_ratio=ratio,
+        requests_since_t0=requests,
+        errors_since_t0=errors,
+        error_ratio_since_t0=errors / requests,
+        p95_ms=p95,
+        p95_since_t0_ms=p95,
+    )
+    return Result(State.OK, "router", observation)
+
+
+def pg_metrics_result(load: float, peak: float, peak_at: datetime) -> Result:
+    observation = PgMetricsObservation(
+        load_5m=load, peak_load_5m=peak, peak_load_at=peak_at.timestamp()
+    )
+    return Result(State.OK, "pg", observation)
+
+
+def test_the_marks_say_router_p95_and_5xx_share_since_t0_and_the_peak_load(
+    store: StateStore, watch: Watch
+) -> None:
+    watch.cycle(CUTOVER + HOUR, router=router_result(1000, 2, 140.0))
+    watch.cycle(CUTOVER + 2 * HOUR, router=router_result(3000, 90, 310.0, ratio=0.1))
+    # The watcher restarted: its since-T0 counts start again.
+    watch.cycle(CUTOVER + 3 * HOUR, router=router_result(500, 0, 150.0))
+    watch.cycle(
+        CUTOVER + 4 * HOUR,
+        pg_metrics=pg_metrics_result(0.3, 2.64, CUTOVER + 3 * HOUR + 20 * MINUTE),
+    )
+    watch.cycle(CUTOVER + 5 * HOUR, pg_metrics=pg_metrics_result(0.2, 0.4, CUTOVER + 5 * HOUR))
+    got = {
+        line.split(":", 1)[0]: line
+        for line in marks.dashboard_lines(store, CUTOVER, CUTOVER + 8 * HOUR)
+    }
+    assert got["Router since T0"] == (
+        "Router since T0: 3500 requests, 5xx share 2.57% (90), p95 310 ms (the highest of 2"
+        " watcher runs); worst window: p95 310 ms at 16:48Z, 5xx 10.0% at 16:48Z"
+    )
+    assert got["Postgres load peak since T0"] == (
+        "Postgres load peak since T0: load-avg-5m 2.64 at 18:08Z"
+    )
+
+
+def test_a_logplex_drop_is_a_blind_window_and_the_gate_stays_open_but_says_so(
+    store: StateStore, watch: Watch
+) -> None:
+    watch.cycles(timedelta(0), HOUR)
+    dropped = Finding(
+        "logs.log_dropped",
+        State.WARNING,
+        "log_dropped: 1 line(s) in the last 30 min: Error L11 (Tail buffer overflow)",
+    )
+    watch.cycle(CUTOVER + HOUR, logs=Result.from_findings([dropped], ""))
+    watch.cycles(HOUR + CYCLE, 2 * HOUR)
+    # pg_metrics UNKNOWN for 3 cycles: blind, then seen again.
+    for n in range(3):
+        watch.cycle(CUTOVER + 2 * HOUR + n * CYCLE, pg_metrics=Result.unknown("no sample"))
+    seen = pg_metrics_result(0.2, 0.2, CUTOVER + 2 * HOUR)
+    watch.cycles(2 * HOUR + 3 * CYCLE, 4 * HOUR, pg_metrics=seen)
+    windows = rm11_gate.blind_windows(store, CUTOVER, CUTOVER + 4 * HOUR)
+    assert [(w.what, w.start, w.end) for w in windows] == [
+        ("logs.log_dropped", CUTOVER + HOUR, CUTOVER + HOUR + CYCLE),
+        ("pg_metrics", CUTOVER + 2 * HOUR + 2 * CYCLE, CUTOVER + 2 * HOUR + 3 * CYCLE),
+    ]
+    assert rm11_gate.gate_verdict(store, CUTOVER).open
+    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR + MINUTE)
+    (post,) = posted(store)
+    assert "RM-11 gate OPEN" in post
+    assert "blind window from 15:48Z to 16:03Z: Logplex dropped lines" in post
+    assert "the watch was blind on `pg_metrics` from 17:18Z to 17:33Z: `no sample`" in post
+    assert "but the watch had 2 blind window(s), listed above" in post
+    later = marks.dashboard_lines(store, CUTOVER, CUTOVER + 8 * HOUR)
+    assert later[-3:] == [
+        "Blind windows since T0: 2",
+        "blind window from 15:48Z to 16:03Z: Logplex dropped lines, the log is incomplete:"
+        " `log_dropped: 1 line(s) in the last 30 min: Error L11 (Tail buffer overflow)`",
+        "the watch was blind on `pg_metrics` from 17:18Z to 17:33Z: `no sample`",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -13,8 +14,11 @@ from checks.healthz import HealthzObservation
 from checks.pg_activity import PgActivityObservation
 from checks.pg_connections import PgConnectionsObservation
 from checks.pg_info import PgInfoObservation
+from checks.pg_metrics import PgMetricsObservation
 from checks.registry import NAMES as CHECK_NAMES
 from checks.result import Finding, Result, State
+from checks.router import RouterObservation
+from checks.router_line import RouterRequest
 from checks.sentry import SentryObservation
 from checks.tables import TablesObservation
 from tests.support.clock import CUTOVER
@@ -193,6 +197,15 @@ FIRST_SCRAPE = {
     "watcher_build_info": {"version"},
     "watcher_pg_sessions": {"state"},
     "watcher_pg_sequences_behind": set(),
+    "watcher_router_requests_total": {"status_class"},
+    "watcher_router_service_seconds_count": set(),
+    "watcher_router_5xx_ratio": set(),
+    "watcher_router_p95_seconds": set(),
+    "watcher_pg_load_average": {"window"},
+    "watcher_pg_active_connections": set(),
+    "watcher_pg_waiting_connections": set(),
+    "watcher_pg_cache_hit_ratio": {"kind"},
+    "watcher_pg_db_size_bytes": set(),
 }
 
 
@@ -253,3 +266,88 @@ def test_pg_activity_sessions_by_state_and_sequences_behind() -> None:
         for s in ("active", "idle_in_transaction", "blocked")
     ] == [3, 2, 1]
     assert value("watcher_pg_sequences_behind") == 1
+
+
+def test_router_and_pg_metrics_are_exported_from_the_first_scrape() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, "0.1.0")
+    for status_class in ("2xx", "3xx", "4xx", "5xx"):
+        value = registry.get_sample_value(
+            "watcher_router_requests_total", {"status_class": status_class}
+        )
+        assert value == 0
+    assert registry.get_sample_value("watcher_router_service_seconds_count") == 0
+    for name in (
+        "watcher_router_5xx_ratio",
+        "watcher_router_p95_seconds",
+        "watcher_pg_active_connections",
+        "watcher_pg_waiting_connections",
+        "watcher_pg_db_size_bytes",
+    ):
+        assert registry.get_sample_value(name) == 0, name
+    # Known label values: exported from the first scrape, NaN until a sample says otherwise.
+    for window in ("1m", "5m", "15m"):
+        load = registry.get_sample_value("watcher_pg_load_average", {"window": window})
+        assert load is not None and math.isnan(load)
+    for kind in ("index", "table"):
+        hit = registry.get_sample_value("watcher_pg_cache_hit_ratio", {"kind": kind})
+        assert hit is not None and math.isnan(hit)
+
+
+def test_router_requests_feed_the_counter_and_a_real_histogram() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    for status, service in ((200, 14), (200, 180), (503, 30001), (404, 3)):
+        metrics.router_request(RouterRequest(status, None, "info", service))
+    metrics.router_request(RouterRequest(503, "H10", "error", None))
+    assert registry.get_sample_value("watcher_router_requests_total", {"status_class": "5xx"}) == 2
+    assert registry.get_sample_value("watcher_router_requests_total", {"status_class": "2xx"}) == 2
+    assert registry.get_sample_value("watcher_router_service_seconds_count") == 4
+    assert registry.get_sample_value("watcher_router_service_seconds_bucket", {"le": "0.2"}) == 3
+    assert registry.get_sample_value("watcher_router_service_seconds_bucket", {"le": "+Inf"}) == 4
+    total = registry.get_sample_value("watcher_router_service_seconds_sum")
+    assert total == pytest.approx(30.198)
+
+
+def test_router_and_pg_metrics_results_set_their_gauges() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, "0.1.0")
+    routed = Result(
+        State.OK,
+        "r",
+        RouterObservation(
+            requests=100,
+            errors=2,
+            error_ratio=0.02,
+            requests_since_t0=100,
+            errors_since_t0=2,
+            error_ratio_since_t0=0.02,
+            p95_ms=310.0,
+            p95_seconds=0.31,
+        ),
+    )
+    sampled = Result(
+        State.OK,
+        "p",
+        PgMetricsObservation(
+            load_1m=0.5,
+            load_5m=1.25,
+            load_15m=0.75,
+            active_connections=7,
+            waiting_connections=2,
+            index_cache_hit=0.995,
+            table_cache_hit=0.97,
+            db_size_bytes=16012956,
+        ),
+    )
+    metrics.observe(
+        [CheckReport("router", "7.1", routed, 0.0), CheckReport("pg_metrics", "7.2", sampled, 0.0)],
+        CUTOVER,
+    )
+    assert registry.get_sample_value("watcher_router_5xx_ratio") == 0.02
+    assert registry.get_sample_value("watcher_router_p95_seconds") == 0.31
+    assert registry.get_sample_value("watcher_pg_load_average", {"window": "5m"}) == 1.25
+    assert registry.get_sample_value("watcher_pg_active_connections") == 7
+    assert registry.get_sample_value("watcher_pg_waiting_connections") == 2
+    assert registry.get_sample_value("watcher_pg_cache_hit_ratio", {"kind": "table"}) == 0.97
+    assert registry.get_sample_value("watcher_pg_db_size_bytes") == 16012956

@@ -24,6 +24,7 @@ from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy
 from tests.fakes.heroku import FakeHeroku
+from tests.fakes.log_lines import postgres_metrics_line
 from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
@@ -47,6 +48,7 @@ class Sources:
     slack: FakeSlack
     sentry: FakeSentry
     registry: CollectorRegistry
+    logplex: FakeLogplex
 
 
 class Run:
@@ -76,6 +78,8 @@ class Run:
         while self.clock.now() < end:
             elapsed = int((self.clock.now() - CUTOVER).total_seconds())
             if elapsed % CYCLE_EVERY == 0:
+                # A Standard database writes its metrics into the app's log.
+                self.sources.logplex.push(postgres_metrics_line(self.clock.now()))
                 self.watch.full_cycle()
             elif elapsed % HEALTHZ_EVERY == 0:
                 self.watch.healthz_probe()
@@ -113,7 +117,7 @@ def sources(watched_db: WatchedDatabase, tmp_path: Path) -> Iterator[tuple[Setti
             check_timeout=5,
             state_url=f"sqlite:///{tmp_path}/state.db",
         )
-        yield settings, Sources(healthz, slack, sentry, CollectorRegistry())
+        yield settings, Sources(healthz, slack, sentry, CollectorRegistry(), logplex)
 
 
 @pytest.fixture

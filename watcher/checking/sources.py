@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
-from checks import logs
+from checks import logs, pg_metrics, router
 from checks.check import AnyCheck, Need
 from checks.clock import Clock
 from checks.database import Database, DatabaseOptions
@@ -176,7 +176,21 @@ class CheckSet:
 
     def _read_log(self) -> LogWindow:
         matcher = LogMatcher(catalogue(self._settings.app_role), self._settings.own_dyno)
-        return logs.read_recent(self.heroku(), self._http, matcher, self._clock, self.budget)
+        t0 = self._t0()
+        stats = router.RouterStats(t0, timedelta(seconds=self._settings.router_window))
+        samples = pg_metrics.PgSamples(t0)
+        return logs.read_recent(
+            self.heroku(), self._http, matcher, self._clock, self.budget, stats, samples
+        )
+
+    def _t0(self) -> datetime | None:
+        """T0 if known (set, or the daemon's recorded start); None, not a fallback window."""
+        if self._settings.cutover_at is not None:
+            return self._settings.cutover_at
+        try:
+            return self._store.facts.watch_start()
+        except StateStoreError:
+            return None
 
     def since(self) -> Since:
         """T0: the cutover time if set, else the daemon's recorded start, else 24 hours ago."""
@@ -213,3 +227,12 @@ class CheckSet:
         except StateStoreError as exc:
             raise CheckError(f"no baseline: {exc}") from None
         return Baseline(stored.value, f"first seen {stored.observed_at:%Y-%m-%d %H:%MZ}")
+
+    def kept_baseline(self, name: str) -> Baseline | None:
+        try:
+            stored = self._store.facts.baseline(name)
+        except StateStoreError:
+            return None
+        if stored is None:
+            return None
+        return Baseline(stored.value, f"kept since {stored.observed_at:%Y-%m-%d %H:%MZ}")

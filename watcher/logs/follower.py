@@ -29,7 +29,7 @@ from checks.log_line import parse
 from checks.log_patterns import LogMatcher, Match
 from checks.log_stream import stream_lines
 from checks.log_tally import LogTally
-from checks.logs import ACCEPT, LOGPLEX_LINES
+from checks.logs import ACCEPT, LOGPLEX_LINES, LineReader
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ class _Stopped(Exception):
 
 
 class LogFollower:
-    """Tails the log into `tally` (guarded by `lock`); `on_match` hears each match at once,
-    with the line's key (its digest, hex), which the state store keeps with the count."""
+    """Tails the log into `tally` and `readers` (guarded by `lock`); `on_match` hears each match
+    at once, with the line's key (its digest, hex), which the state store keeps with the count."""
 
     def __init__(
         self,
@@ -82,8 +82,11 @@ class LogFollower:
         idle_timeout: float = IDLE_TIMEOUT,
         replay_lines: int = LOGPLEX_LINES,
         remembered: Sequence[str] = (),
+        readers: Sequence[LineReader] = (),
     ) -> None:
         self._api, self._http, self._matcher = api, http, matcher
+        # The `router` and `pg_metrics` counts: fed every line, under `lock` like the tally.
+        self._readers = tuple(readers)
         self._tally, self._lock, self._clock = tally, lock, clock
         self._on_match = on_match
         self._idle_timeout = idle_timeout
@@ -240,6 +243,8 @@ class LogFollower:
             matches = list(self._matcher.match(line, now))
             for match in matches:
                 self._tally.record(match, now)
+            for reader in self._readers:
+                reader.add(line, now)
         self._health = replace(
             self._health, lines_seen=self._health.lines_seen + 1, last_line_at=now
         )

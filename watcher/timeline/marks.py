@@ -54,9 +54,78 @@ def dashboard_lines(
         *([] if unobserved is None else [f"Since T0: {unobserved}"]),
         _pg_status(store, t0, now, show),
         _peak_line(connection_peak(store, t0, now)),
+        router_line(store, t0, now),
+        load_line(store, t0, now),
         *_log_lines(store, t0, now, show),
         _tables_line(store, t0, now, show),
         _alerts_line(store, t0, now, show),
+        *_blind_lines(store, t0, now, show),
+    ]
+
+
+def router_line(store: StateStore, t0: datetime, now: datetime) -> str:
+    """The router's p95 and 5xx share since T0, and the worst window seen."""
+    rows = [
+        row
+        for row in store.history.observations("router", since=t0, until=now + _INCLUSIVE)
+        if "requests_since_t0" in row.metrics
+    ]
+    if not rows:
+        return "Router since T0: no router observation"
+    # The since-T0 figures live in the watcher's memory: a restart starts them again. Each
+    # run's last row holds that run's totals.
+    runs = [
+        row
+        for row, after in zip(rows, [*rows[1:], None], strict=True)
+        if after is None or after.metrics["requests_since_t0"] < row.metrics["requests_since_t0"]
+    ]
+    requests = sum(int(row.metrics["requests_since_t0"]) for row in runs)
+    errors = sum(int(row.metrics.get("errors_since_t0", 0)) for row in runs)
+    if not requests:
+        return "Router since T0: no request seen"
+    p95s = [row.metrics["p95_since_t0_ms"] for row in runs if "p95_since_t0_ms" in row.metrics]
+    p95 = "" if not p95s else f", p95 {int(max(p95s))} ms"
+    if len(p95s) > 1:
+        p95 += f" (the highest of {len(p95s)} watcher runs)"
+    share = f"5xx share {errors / requests:.2%} ({errors})"
+    text = f"Router since T0: {requests} requests, {share}{p95}"
+    judged = [row for row in rows if "p95_ms" in row.metrics]
+    if judged:
+        slowest = max(judged, key=lambda row: row.metrics["p95_ms"])
+        worst = max(rows, key=lambda row: row.metrics.get("error_ratio", 0.0))
+        text += (
+            f"; worst window: p95 {int(slowest.metrics['p95_ms'])} ms at {_hm(slowest.at)},"
+            f" 5xx {worst.metrics.get('error_ratio', 0.0):.1%} at {_hm(worst.at)}"
+        )
+    return text
+
+
+def load_line(store: StateStore, t0: datetime, now: datetime) -> str:
+    """The highest Heroku Postgres `load-avg-5m` since T0, and when."""
+    peaks: list[tuple[float, datetime]] = []
+    for row in store.history.observations("pg_metrics", since=t0, until=now + _INCLUSIVE):
+        if "peak_load_5m" in row.metrics and "peak_load_at" in row.metrics:
+            at = datetime.fromtimestamp(row.metrics["peak_load_at"], UTC)
+            if at >= t0:
+                peaks.append((row.metrics["peak_load_5m"], at))
+        if "load_5m" in row.metrics:
+            peaks.append((row.metrics["load_5m"], row.at))
+    if not peaks:
+        return (
+            "Postgres load peak since T0: no Heroku Postgres metrics sample (written for"
+            " Standard and Premium plans only)"
+        )
+    load, at = max(peaks, key=lambda peak: (peak[0], -peak[1].timestamp()))
+    return f"Postgres load peak since T0: load-avg-5m {load:g} at {_hm(at)}"
+
+
+def _blind_lines(store: StateStore, t0: datetime, now: datetime, show: Show) -> list[str]:
+    windows = rm11_gate.blind_windows(store, t0, now + _INCLUSIVE)
+    if not windows:
+        return ["Blind windows since T0: none"]
+    return [
+        f"Blind windows since T0: {len(windows)}",
+        *(rm11_gate.describe_blind(window, show) for window in windows),
     ]
 
 
@@ -148,7 +217,9 @@ def _compose(
         lines = [
             f"4-hour watch ended at {_hm(t0 + phases.ACTIVE_WATCH)}",
             *rm11_gate.four_hour_result(store, t0),
-            *_gate_lines(verdict),
+            *_gate_lines(
+                verdict, len(rm11_gate.blind_windows(store, t0, t0 + phases.ACTIVE_WATCH))
+            ),
         ]
         return f"RM-10 4-hour result: {result} — RM-11 gate {gate}", lines, verdict
     lines = dashboard_lines(store, t0, now)
@@ -163,13 +234,18 @@ def _compose(
     return "RM-10 24-hour dashboard mark: final report", lines, None
 
 
-def _gate_lines(verdict: rm11_gate.GateVerdict) -> list[str]:
+def _gate_lines(verdict: rm11_gate.GateVerdict, blind: int = 0) -> list[str]:
     if verdict.open:
         assert verdict.sentry_at is not None  # an open gate rests on a clean Sentry check
         lines = [
             "RM-11 gate (7.4) OPEN: no CRITICAL or WARNING alert in the 4 hours, and Sentry"
             f" showed zero new issues (checked at {_hm(verdict.sentry_at)})"
         ]
+        if blind:
+            lines.append(
+                f"but the watch had {blind} blind window(s), listed above: what happened in"
+                " them was not seen"
+            )
     else:
         lines = [f"RM-11 gate (7.4) CLOSED: {reason}" for reason in verdict.reasons]
     lines.append("RM-11 also needs the operator's sign-off in Section 8 (see `watcher record`)")

@@ -20,8 +20,10 @@ from watcher.timeline import phases
 # The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
 _ALERTING = frozenset({"fired", "warned"})
 _RANK = {"WARNING": 1, "CRITICAL": 2}
-# Findings that are blind windows, not alerts: listed by the marks, never closing the gate.
-BLIND_WINDOW_FINDINGS = frozenset({"logs.stream_gap"})
+# Findings that are blind windows, not alerts: listed by the marks, never closing the gate
+# (SPEC 5): a gap in the follower's stream, and lines Logplex itself says it dropped.
+STREAM_GAP, LOG_DROPPED = "logs.stream_gap", "logs.log_dropped"
+BLIND_WINDOW_FINDINGS = frozenset({STREAM_GAP, LOG_DROPPED})
 # A window whose first observation comes later than this after its start was not watched
 # from its start: it cannot be called clean.
 UNOBSERVED_AFTER = timedelta(minutes=30)
@@ -53,6 +55,17 @@ class GateVerdict:
     issues: tuple[Issue, ...] = ()
     # When the Sentry observation the verdict rests on was taken (None: there was none).
     sentry_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BlindWindow:
+    """A stretch the watch could not see: a check UNKNOWN for `blind_after` cycles, a gap in
+    the log stream, or lines Logplex dropped; `end` is None while it lasts."""
+
+    what: str
+    start: datetime
+    end: datetime | None
+    summary: str
 
 
 # -- the 4-hour result and the RM-11 gate ---------------------------------------------------
@@ -133,13 +146,46 @@ def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> lis
         if unobserved is not None:
             lines.append(unobserved)
     end = t0 + phases.ACTIVE_WATCH
-    for event in store.alerts.events(t0, end):
-        if event.event == "blind":
-            check = event.alert_id.removesuffix(BLIND_SUFFIX)
-            lines.append(
-                f"the watch was blind on {show(check)} from {_hm(event.at)}: {show(event.summary)}"
-            )
+    lines += [describe_blind(window, show) for window in blind_windows(store, t0, end)]
     return lines
+
+
+def blind_windows(store: StateStore, start: datetime, end: datetime) -> list[BlindWindow]:
+    """The blind windows that began in [start, end), each with when it ended (if it did)."""
+    windows: list[BlindWindow] = []
+    open_at: dict[str, int] = {}
+    # Read on past `end`: a window that began inside may have ended after it.
+    for event in store.alerts.events(start):
+        blind = event.event == "blind" or (
+            event.event in _ALERTING and event.alert_id in BLIND_WINDOW_FINDINGS
+        )
+        if blind and event.alert_id == STREAM_GAP and event.at < end:
+            # Each gap is its own window, closed when recorded; its text says from when to when.
+            windows.append(BlindWindow(STREAM_GAP, event.at, event.at, event.summary))
+        elif blind and event.alert_id not in open_at and event.at < end:
+            open_at[event.alert_id] = len(windows)
+            what = event.alert_id.removesuffix(BLIND_SUFFIX)
+            windows.append(BlindWindow(what, event.at, None, event.summary))
+        elif event.event == "resolved" and event.alert_id in open_at:
+            index = open_at.pop(event.alert_id)
+            windows[index] = replace(windows[index], end=event.at)
+    return windows
+
+
+def describe_blind(window: BlindWindow, show: Show = quote) -> str:
+    """One blind window: what, from when to when, and why."""
+    until = f" to {_hm(window.end)}" if window.end is not None else " (still blind)"
+    if window.what == STREAM_GAP:
+        return f"blind window: a gap in the log stream, {show(window.summary)}"
+    if window.what == LOG_DROPPED:
+        return (
+            f"blind window from {_hm(window.start)}{until}: Logplex dropped lines, the log is"
+            f" incomplete: {show(window.summary)}"
+        )
+    return (
+        f"the watch was blind on {show(window.what)} from {_hm(window.start)}{until}:"
+        f" {show(window.summary)}"
+    )
 
 
 def describe_issue(issue: Issue, show: Show = quote) -> str:
