@@ -149,5 +149,25 @@ def page_from_settings(settings: Settings, store: StateStore, now: datetime) -> 
         settings.app,
         settings.cutover_at or store.facts.watch_start(),
         now,
-        Thresholds(connection_ceiling=settings.pg_connection_limit),
+        thresholds_from(settings),
     )
+
+
+# `Thresholds` fields named as the settings are.
+_LIMIT_SETTINGS = (
+    "router_5xx_warn",
+    "router_5xx_crit",
+    "router_p95_warn_ms",
+    "pg_load_warn",
+    "pg_load_crit",
+)
+
+
+def thresholds_from(settings: Settings) -> Thresholds:
+    """The limits the charts draw, from the settings; SPEC 2's defaults for any setting this
+    build does not have (the router and pg_metrics settings come with those checks)."""
+    defaults = Thresholds()
+    found = {
+        name: float(getattr(settings, name, getattr(defaults, name))) for name in _LIMIT_SETTINGS
+    }
+    return Thresholds(connection_ceiling=settings.pg_connection_limit, **found)
