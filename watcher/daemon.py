@@ -26,6 +26,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from checks.clock import Clock
 from watcher.parts import Parts
 from watcher.redact import Redactor
+from watcher.report.from_store import page_from_settings
+from watcher.report.html import render_html
 from watcher.settings import Settings
 from watcher.store.state import StateStoreError
 from watcher.telemetry import pushgateway
@@ -262,11 +264,19 @@ class Daemon:
             return None
         token = self.settings.metrics_token
         server = MetricsServer(
-            self.registry, port, None if token is None else token.get_secret_value()
+            self.registry,
+            port,
+            None if token is None else token.get_secret_value(),
+            page=self._report_page,
         )
         server.start()
         log.info("serving /metrics", extra={"fields": {"port": server.port}})
         return server
+
+    def _report_page(self) -> str:
+        """`/`: the watch report as it stands, with secrets masked like every output."""
+        page = page_from_settings(self.settings, self.parts.store, self.clock.now())
+        return self.redactor(render_html(page))
 
     # -- stopping ---------------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Slack's Web API as slack_sdk's `WebClient(token=TOKEN, base_url=fake.url + "/api/")` calls it.
 
-Methods: `chat.postMessage`, `chat.update` and `auth.test`, always POST. slack_sdk sends the
-chat methods as a JSON body and `auth.test` form-encoded, the token in `Authorization: Bearer`;
-both encodings are accepted here (a form's `blocks` is a JSON string, as Slack takes it).
+Methods: `chat.postMessage`, `chat.update`, `chat.getPermalink`, `auth.test` and the reading
+`conversations.history`, `.replies` and `.list`. slack_sdk's WebClient POSTs every method (it
+ignores the documented GET of `chat.getPermalink`: Slack takes POST for every method), the chat
+methods as a JSON body and the others form-encoded, the token in `Authorization: Bearer`; both
+encodings are accepted here (a form's `blocks` is a JSON string, as Slack takes it).
 Errors are Slack's: HTTP 200 with `{"ok": false, "error": ...}`, except rate limiting (429 with
 `Retry-After`) and outages (5xx). Only a successful call records or edits a message.
 """
@@ -29,6 +31,8 @@ BOT_ID = "B0WATCHER"
 _FIRST_TS_MICROS = 1_747_405_862_000_100
 # What Slack documents for `text`: longer messages are rejected or cut.
 MAX_TEXT = 40_000
+# The workspace's address, as `auth.test` and `chat.getPermalink` answer with it.
+WORKSPACE_URL = "https://raxx.slack.com/"
 
 
 @dataclass
@@ -223,6 +227,7 @@ class FakeSlack(FakeServer):
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "conversations.list": self._list,
+            "chat.getPermalink": self._permalink,
         }.get(call.method)
         if handler is None:
             return self.error("unknown_method")
@@ -235,7 +240,7 @@ class FakeSlack(FakeServer):
     def _auth_test(self, args: dict[str, Any]) -> Reply:
         return self._ok(
             {
-                "url": "https://raxx.slack.com/",
+                "url": WORKSPACE_URL,
                 "team": "raxx",
                 "user": "cutover-watcher",
                 "team_id": "T0RAXX",
@@ -340,6 +345,24 @@ class FakeSlack(FakeServer):
         if not isinstance(ts, str):
             return self.error("thread_not_found")
         return self._read(args, ts)
+
+    def _permalink(self, args: dict[str, Any]) -> Reply:
+        """Slack's answer shape (docs.slack.dev, chat.getPermalink): the link to one message,
+        with `thread_ts` and `cid` for a reply in a thread."""
+        channel = args.get("channel")
+        if channel not in self.channels.values():
+            return self.error("channel_not_found")
+        with self._lock:
+            found = [
+                m for m in self.messages if m.channel == channel and m.ts == args.get("message_ts")
+            ]
+        if not found:
+            return self.error("message_not_found")
+        message = found[0]
+        link = f"{WORKSPACE_URL}archives/{channel}/p{message.ts.replace('.', '')}"
+        if message.thread_ts is not None:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return self._ok({"channel": channel, "permalink": link})
 
     def _channel_id(self, channel: object) -> str | None:
         if not isinstance(channel, str):

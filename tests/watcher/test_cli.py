@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 
 from tests.conftest import LOOPBACK_DEFAULTS
@@ -472,3 +473,55 @@ def test_an_epoch_cutover_time_is_a_configuration_error_exit_3(tmp_path: Path) -
     assert done.returncode == 3
     assert len(done.stderr.strip().splitlines()) == 1
     assert "WATCHER_CUTOVER_AT" in done.stderr and "1700000000" not in done.stdout
+
+
+def test_report_of_an_empty_store_says_so_exits_3_and_creates_nothing(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    done = watcher("report", env={**env, "WATCHER_STATE_URL": "sqlite:///state.db"}, cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stdout == ""
+    assert done.stderr.startswith("watcher report: the state store is empty")
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_report_of_an_empty_postgresql_store_creates_no_schema(
+    env: dict[str, str], pg_server: PgServer, tmp_path: Path
+) -> None:
+    with empty_database(pg_server) as database:
+        done = watcher("report", env={**env, "WATCHER_STATE_URL": database.url}, cwd=tmp_path)
+        assert done.returncode == 3, done.stderr
+        with psycopg2.connect(database.url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'watcher'")
+            assert cur.fetchone() == (0,)
+        conn.close()
+
+
+def test_report_prints_markdown_and_writes_one_html_page(
+    slack_env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    cutover = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env = {**slack_env, "WATCHER_CUTOVER_AT": cutover}
+    watcher("once", "--check", "healthz", "--notify", env=env, cwd=tmp_path)
+    markdown = watcher("report", env=env, cwd=tmp_path)
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("# RM-10 watch report: raxx-api-prod")
+    for heading in ("## Section 8 record", "## Timeline", "## Alerts", "## Charts"):
+        assert f"\n{heading}\n" in markdown.stdout
+    page = watcher("report", "--html", "report.html", env=env, cwd=tmp_path)
+    assert page.returncode == 0, page.stderr
+    html = (tmp_path / "report.html").read_text()
+    size = len(html.encode())
+    assert page.stderr.strip() == f"watcher report: wrote report.html ({size:,} bytes)"
+    assert html.startswith("<!DOCTYPE html>") and "healthz latency" in html
+    assert oct((tmp_path / "report.html").stat().st_mode & 0o777) == oct(0o644)
+    assert_no_secret(markdown.stdout + markdown.stderr + html + page.stderr)
+
+
+def test_report_to_a_file_that_cannot_be_written_exits_3(
+    slack_env: dict[str, str], healthz_server: FakeHealthz, tmp_path: Path
+) -> None:
+    watcher("once", "--check", "healthz", "--notify", env=slack_env, cwd=tmp_path)
+    done = watcher("report", "--html", "no/such/dir/report.html", env=slack_env, cwd=tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.startswith("watcher report: cannot write no/such/dir/report.html")

@@ -187,6 +187,16 @@ def test_metrics_need_the_token(daemon: Running) -> None:
     )
     wrong = httpx.get(daemon.metrics_url, headers={"Authorization": "Bearer nope"}, timeout=2)
     assert wrong.status_code == 401 and "watcher_" not in wrong.text
+    # `/`: the watch report, live, behind the same token.
+    root = daemon.metrics_url.removesuffix("/metrics") + "/"
+    page = httpx.get(root, headers=headers, timeout=10)
+    assert page.status_code == 200, page.text
+    assert page.text.startswith("<!DOCTYPE html>")
+    assert "RM-10 watch report: raxx-api-prod" in page.text
+    assert "<svg" in page.text  # healthz has been probed: its charts are drawn
+    without = httpx.get(root, timeout=2)
+    assert without.status_code == 401 and "RM-10" not in without.text
+    assert METRICS_TOKEN not in page.text
     stop(daemon)
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -502,3 +503,40 @@ def test_a_look_up_that_fails_keeps_the_outcome_unknown(
     clock.advance(60)
     assert outbox.delivery.deliver().sent == 1
     assert texts(slack) == ["CRITICAL page"]
+
+
+def test_a_posted_message_keeps_slacks_permalink(outbox: Outbox, slack: FakeSlack) -> None:
+    (message_id,) = outbox.queue("first")
+    outbox.delivery.deliver()
+    (posted,) = slack.messages
+    kept = outbox.store.outbox.message(message_id)
+    assert kept is not None
+    assert kept.permalink == (
+        f"https://raxx.slack.com/archives/{posted.channel}/p{posted.ts.replace('.', '')}"
+    )
+    (asked,) = slack.calls("chat.getPermalink")
+    # slack_sdk's WebClient posts every method as a form, whatever its documented verb.
+    assert parse_qs(asked.body.decode())["message_ts"] == [posted.ts]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        FakeSlack.error("message_not_found"),
+        FakeSlack.ratelimited(),
+        FakeSlack.unavailable(),
+        Reply(200, chunks=[b'{"ok": tr', CUT]),
+    ],
+)
+def test_no_permalink_leaves_the_message_delivered_once(
+    outbox: Outbox, slack: FakeSlack, answer: Reply
+) -> None:
+    (message_id,) = outbox.queue("first")
+    # The post succeeds; the permalink lookup right after it gets the failure.
+    slack.fail_when = lambda call: answer if call.method == "chat.getPermalink" else None
+    report = outbox.delivery.deliver()
+    assert (report.sent, report.pending, report.failed) == (1, 0, [])
+    kept = outbox.store.outbox.message(message_id)
+    assert kept is not None and kept.status == "sent" and kept.permalink is None
+    assert texts(slack) == ["first"]
+    assert outbox.failures("ratelimited") == 0  # a lookup is no notification failure

@@ -140,3 +140,52 @@ def test_a_non_ascii_token_is_compared_as_utf8_bytes() -> None:
         assert get(url, Authorization=b"Bearer tok-e-31415").status_code == 401
     finally:
         server.stop()
+
+
+PAGE = '<!DOCTYPE html><html lang="en"><title>report</title><p>the watch</p></html>'
+
+
+@pytest.fixture
+def with_page() -> Iterator[str]:
+    """A server with the report page at `/`, behind TOKEN."""
+    server = MetricsServer(registry_with_a_gauge(), 0, TOKEN, host="127.0.0.1", page=lambda: PAGE)
+    server.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+def test_the_report_page_is_served_at_the_root_with_the_token(with_page: str) -> None:
+    answer = get(f"{with_page}/", Authorization=f"Bearer {TOKEN}")
+    assert answer.status_code == 200
+    assert answer.text == PAGE
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_the_report_page_needs_the_token(with_page: str) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        answer = get(f"{with_page}/", **headers)
+        assert answer.status_code == 401
+        assert "the watch" not in answer.text
+        assert shows_no_secret(answer)
+
+
+def test_without_a_page_the_root_is_not_found(guarded: str) -> None:
+    assert get(f"{guarded}/", Authorization=f"Bearer {TOKEN}").status_code == 404
+
+
+def test_a_page_that_cannot_be_built_is_a_503_that_says_nothing_more() -> None:
+    def broken() -> str:
+        raise RuntimeError("state store postgresql://watcher:hunter2@db/x: connection refused")
+
+    server = MetricsServer(registry_with_a_gauge(), 0, None, host="127.0.0.1", page=broken)
+    server.start()
+    try:
+        answer = get(f"http://127.0.0.1:{server.port}/")
+        metrics = get(f"http://127.0.0.1:{server.port}/metrics")
+    finally:
+        server.stop()
+    assert answer.status_code == 503
+    assert "hunter2" not in answer.text and "postgresql" not in answer.text
+    assert metrics.status_code == 200  # the scrape goes on

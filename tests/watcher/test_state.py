@@ -259,7 +259,7 @@ def test_relative_url_is_relative_to_the_working_directory(tmp_path: Path) -> No
 def test_schema_version_is_recorded(tmp_path: Path) -> None:
     StateStore.sqlite(str(tmp_path / "s.db")).facts.baseline("x")
     with sqlite3.connect(tmp_path / "s.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (21,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (22,)
 
 
 def test_a_version_1_store_is_upgraded_and_keeps_its_baselines(tmp_path: Path) -> None:
@@ -416,3 +416,28 @@ def test_a_store_written_before_claims_opens_and_keeps_its_outbox(tmp_path: Path
         assert not item.in_flight
     finally:
         store.close()
+
+
+def test_asking_whether_a_store_exists_creates_nothing(store_url: str, tmp_path: Path) -> None:
+    store = StateStore.from_url(store_url)
+    try:
+        assert store.exists() is False
+        assert store.exists() is False  # still nothing: asking did not create it
+        store.facts.keep_watch_start(CUTOVER)
+        assert store.exists() is True
+    finally:
+        store.close()
+    if store_url.startswith("sqlite:///"):
+        other = tmp_path / "not-a-store.txt"
+        other.write_text("hello")
+        # Not a store: an error that says so (the command exits 3 with it), the file untouched.
+        with pytest.raises(StateStoreError, match="file is not a database"):
+            StateStore.sqlite(str(other)).exists()
+        assert other.read_text() == "hello"
+
+
+def test_a_permalink_is_kept_with_its_message(store: StateStore) -> None:
+    (message_id,) = store.outbox.enqueue([Message("post", Notice.text("hi"))], CUTOVER)
+    link = "https://raxx.slack.com/archives/C0OPSALRT/p1747405862000100"
+    store.outbox.keep_permalink(message_id, link)
+    assert store.outbox.message(message_id).permalink == link  # type: ignore[union-attr]

@@ -60,6 +60,14 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     )
     commands.add_parser("run", help="the daemon for the 24-hour watch (a Heroku worker)")
     commands.add_parser("record", help="print the Section 8 fields the watch can fill, as Markdown")
+    report = commands.add_parser(
+        "report", help="the whole watch on one page with charts (Markdown, or HTML with --html)"
+    )
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write one self-contained HTML page to FILE (- for stdout)",
+    )
     scan = commands.add_parser(
         "scan", help="scan an exported Heroku log with the pattern catalogue"
     )
@@ -90,6 +98,8 @@ def main(
     _configure_logging(redactor, settings.log_level)
     if args.command == "record":
         return record(settings, clock or SystemClock(), redactor)
+    if args.command == "report":
+        return report(settings, clock or SystemClock(), redactor, args.html)
     if args.command == "once":
         return once(
             settings, clock or SystemClock(), redactor, args.check, args.json, args.notify, checks
@@ -174,6 +184,65 @@ def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
         store.close()
     print(redactor(text))
     return 0
+
+
+def report(settings: Settings, clock: Clock, redactor: Redactor, html_file: str | None) -> int:
+    """`watcher report`: the watch on one page; an empty store says so and exits 3."""
+    from watcher.report.from_store import is_empty, page_from_settings
+    from watcher.report.html import render_html
+    from watcher.report.markdown import render_markdown
+    from watcher.store.state import StateStore, StateStoreError
+
+    store = StateStore.from_url(settings.state_url.get_secret_value())
+    try:
+        # A reading command never creates a store: ask before the first query does.
+        if not store.exists() or is_empty(store):
+            print(
+                "watcher report: the state store is empty: nothing has been watched yet"
+                " (is WATCHER_STATE_URL the daemon's store?)",
+                file=sys.stderr,
+            )
+            return EXIT_UNKNOWN
+        page = page_from_settings(settings, store, clock.now())
+    except StateStoreError as exc:
+        print(redactor(f"watcher report: {exc}"), file=sys.stderr)
+        return EXIT_UNKNOWN
+    finally:
+        store.close()
+    if html_file is None:
+        print(redactor(render_markdown(page)), end="")
+        return 0
+    text = redactor(render_html(page))
+    if html_file == "-":
+        print(text, end="")
+        return 0
+    try:
+        _write_atomically(html_file, text)
+    except OSError as exc:
+        print(f"watcher report: cannot write {html_file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    size = len(text.encode("utf-8"))
+    print(f"watcher report: wrote {html_file} ({size:,} bytes)", file=sys.stderr)
+    return 0
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write beside the target, then rename: a reader never sees half a page."""
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
+    ) as handle:
+        handle.write(text)
+    try:
+        # The temporary file is private; the report is as readable as any file written here.
+        Path(handle.name).chmod(0o644)
+        Path(handle.name).replace(target)
+    except OSError:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def _notify(parts: Parts, reports: list[CheckReport], at: datetime) -> DeliveryReport:

@@ -195,6 +195,8 @@ class Delivery:
             self._store.outbox.set_skipped(item.id, never)
             return
         self._store.outbox.set_sent(item.id, self._clock.now(), *landed)
+        assert transport is not None  # a missing channel raised above
+        transport.after_sent(item, landed, self._store)
         report.sent += 1
         if self._metrics is not None:
             self._metrics.notification_sent(item.channel)

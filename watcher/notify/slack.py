@@ -159,6 +159,29 @@ class SlackTransport(Transport):
                 raise TransportError(again.reason, permanent=True) from None
             raise
 
+    def after_sent(self, item: OutboxItem, landed: Landed, store: StateStore) -> None:
+        """Keep Slack's link to a top-level post, for the report; a post without one is still
+        delivered (the look-up's failure is logged, never a notification failure)."""
+        if item.kind != "post":
+            return
+        link = self.permalink(*landed)
+        if link is not None:
+            store.outbox.keep_permalink(item.id, link)
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """Slack's link to a posted message (`chat.getPermalink`); None if Slack gives none."""
+        client = self._client
+        if client is None:
+            return None
+        try:
+            response = self._call(lambda: client.chat_getPermalink(channel=channel, message_ts=ts))
+        except TransportError as exc:
+            log.info("no permalink for a posted message: %s", exc.reason)
+            return None
+        link = response.get("permalink")
+        # Only an https link is kept: it becomes a link in the report.
+        return link if isinstance(link, str) and link.startswith("https://") else None
+
     def _send(
         self,
         item: OutboxItem,

@@ -65,6 +65,11 @@ class Transport(ABC):
         """What the operator should do about a permanent failure."""
         return f"see the {self.name} documentation of the error {reason!r}"
 
+    def after_sent(  # noqa: B027 (most channels need nothing more)
+        self, item: OutboxItem, landed: Landed, store: StateStore
+    ) -> None:
+        """Called once a row is kept as sent: a channel may keep more about it (a link)."""
+
     def keep_alive(self, store: StateStore) -> None:  # noqa: B027 (most channels need none)
         """Called every minute or so: a channel whose receiver forgets state re-sends it."""
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import psycopg2
 import psycopg2.extensions
@@ -47,6 +47,8 @@ class StateDb(Protocol):
     def transaction(self, work: Callable[[Execute], T]) -> T: ...
 
     def migrate(self, migrations: Sequence[Migration]) -> None: ...
+
+    def exists(self) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -107,6 +109,25 @@ class SqliteDb:
                     raise
             except (sqlite3.Error, OSError) as exc:
                 raise StateDbError(_reason(exc)) from None
+
+    def exists(self) -> bool:
+        """A file holding the store's tables; nothing is created to find out."""
+        if self._path == ":memory:":
+            return self._conn is not None
+        if not Path(self._path).is_file():
+            return False
+        try:
+            # Read-only: a file that is not a store is left as it was.
+            conn = sqlite3.connect(
+                f"file:{quote(self._path)}?mode=ro", uri=True, timeout=self._busy_timeout
+            )
+            try:
+                (version,) = conn.execute("PRAGMA user_version").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StateDbError(_reason(exc)) from None
+        return int(version) > 0
 
     def close(self) -> None:
         with self._lock:
@@ -186,6 +207,19 @@ class PostgresDb:
 
         with self._lock:
             self._with_retry(upgrade)
+
+    def exists(self) -> bool:
+        """Schema `watcher` holds the store's tables; nothing is created to find out."""
+
+        def look(conn: psycopg2.extensions.connection) -> bool:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{PG_SCHEMA}.schema_version",))
+                row = cur.fetchone()
+                return bool(row and row[0])
+
+        with self._lock:
+            found: bool = self._with_retry(look)
+            return found
 
     def close(self) -> None:
         with self._lock:

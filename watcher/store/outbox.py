@@ -16,6 +16,9 @@ from watcher.store.database import Execute, Row
 # Outbox statuses; a skipped message had nothing left to do (an edit of a post that failed).
 QUEUED, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 
+# The channel's link to a delivered top-level post (Slack's chat.getPermalink), for the report.
+SCHEMA = ("ALTER TABLE outbox ADD COLUMN permalink TEXT",)
+
 
 @dataclass(frozen=True)
 class Message:
@@ -46,6 +49,7 @@ class OutboxItem:
     posted_ts: str | None = None
     # An earlier attempt may have reached its channel (its outcome is not known).
     in_flight: bool = False
+    permalink: str | None = None
 
     @property
     def notice(self) -> Notice | None:
@@ -166,6 +170,10 @@ class Outbox(Repository):
             (SENT, epoch(at), channel, ts, message_id),
         )
 
+    def keep_permalink(self, message_id: int, permalink: str) -> None:
+        """The channel's link to a delivered post, for the report."""
+        self._query("UPDATE outbox SET permalink = ? WHERE id = ?", (permalink, message_id))
+
     def set_retry(
         self, message_id: int, next_attempt_at: datetime, error: str, uncertain: bool = False
     ) -> None:
@@ -218,7 +226,7 @@ class Outbox(Repository):
 
 _OUTBOX_COLUMNS = (
     "id, channel, kind, alert_id, parent_id, payload, status, attempts, next_attempt_at,"
-    " last_error, posted_channel, posted_ts, in_flight"
+    " last_error, posted_channel, posted_ts, in_flight, permalink"
 )
 # A message done with (sent, failed, skipped) is nobody's any more.
 _RELEASE = "claimed_until = NULL, claimed_by = NULL, in_flight = 0"
@@ -239,6 +247,7 @@ def _outbox(row: Row) -> OutboxItem:
         posted_channel=row[10],
         posted_ts=row[11],
         in_flight=bool(row[12]),
+        permalink=row[13],
     )
 
 

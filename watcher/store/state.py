@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from watcher.store import history, watch_facts
+from watcher.store import history, outbox, watch_facts
 from watcher.store.alerts import Alerts
 from watcher.store.database import (
     Execute,
@@ -138,6 +138,8 @@ _MIGRATIONS: tuple[Migration, ...] = (
     watch_facts.from_key_values,
     *history.SCHEMA,
     history.from_metrics_json,
+    # Issue 18: the permalink of a delivered top-level post, for the report's links.
+    *outbox.SCHEMA,
 )
 
 
@@ -164,6 +166,13 @@ class StateStore:
         if url.startswith(("postgresql://", "postgres://")):
             return cls(PostgresDb(url))
         return cls.sqlite(url.removeprefix("sqlite:///"))
+
+    def exists(self) -> bool:
+        """Whether the store was ever created; asking creates nothing (reading commands)."""
+        try:
+            return self._db.exists()
+        except StateDbError as exc:
+            raise StateStoreError(f"state store {self._db.name}: {exc}") from None
 
     @classmethod
     def sqlite(cls, path: str, busy_timeout: float = 5.0) -> StateStore:

@@ -1,4 +1,5 @@
-"""Serves `/metrics` over HTTP, behind a bearer token when one is configured."""
+"""Serves `/metrics` (and `/`, the watch report, live) over HTTP, behind a bearer token when one
+is configured."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from watcher.report.html import POLICY
+
 log = logging.getLogger(__name__)
 
 # Heroku routes `$PORT` on every interface of the dyno; a scraper elsewhere needs the same.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 METRICS_PATH = "/metrics"
+# The watch report as one page (SPEC section 11), built at each request.
+REPORT_PATH = "/"
+# The page loads nothing: a browser that is told so refuses anything that slipped in.
+REPORT_POLICY = POLICY
 # For a platform or load balancer probe: says the process serves, reveals nothing, needs no token.
 HEALTH_PATH = "/-/healthy"
 # How often the serving loop looks for `stop()`, and how long `stop()` waits for it.
@@ -71,7 +78,10 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 
 class MetricsServer:
-    """`/metrics` of a registry on a daemon thread; `port=0` picks a free port (tests)."""
+    """`/metrics` of a registry on a daemon thread; `port=0` picks a free port (tests).
+
+    With `page`, `/` serves the HTML it returns, behind the same token.
+    """
 
     def __init__(
         self,
@@ -79,8 +89,10 @@ class MetricsServer:
         port: int,
         token: str | None,
         host: str = ALL_INTERFACES,
+        page: Callable[[], str] | None = None,
     ) -> None:
         self._metrics: WsgiApp = make_wsgi_app(registry)
+        self._page = page
         self._requested = (host, port)
         # Bytes, compared in constant time, so response timing does not reveal the token.
         self._token = None if token is None else token.encode("utf-8")
@@ -123,11 +135,12 @@ class MetricsServer:
         thread.join(timeout=_STOP_SECONDS)
 
     def app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        """The WSGI application: `/metrics` (token checked), `/-/healthy`, else 404."""
+        """The WSGI application: `/metrics` and `/` (token checked), `/-/healthy`, else 404."""
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH:
             return _plain(start_response, "200 OK", b"ok\n")
-        if path != METRICS_PATH:
+        served = path == METRICS_PATH or (path == REPORT_PATH and self._page is not None)
+        if not served:
             return _plain(start_response, "404 Not Found", b"not found\n")
         if not self._authorized(environ.get("HTTP_AUTHORIZATION", "")):
             # Nothing of the request is echoed: a wrong token is never shown back.
@@ -137,7 +150,35 @@ class MetricsServer:
                 b"unauthorized\n",
                 [("WWW-Authenticate", 'Bearer realm="cutover-watcher"')],
             )
+        if path == REPORT_PATH:
+            return self._report(start_response)
         return self._metrics(environ, start_response)
+
+    def _report(self, start_response: StartResponse) -> Iterable[bytes]:
+        assert self._page is not None
+        try:
+            body = self._page().encode("utf-8")
+        except Exception as exc:
+            # The store may be down: the page says so, the log says why, nothing crashes.
+            log.warning(
+                "the report page cannot be built", extra={"fields": {"error": type(exc).__name__}}
+            )
+            return _plain(
+                start_response,
+                "503 Service Unavailable",
+                b"the report cannot be built now: see the watcher's log\n",
+            )
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+                ("Content-Security-Policy", REPORT_POLICY),
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+        )
+        return [body]
 
     def _authorized(self, header: str) -> bool:
         if self._token is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from watcher.report.model import Field
 from watcher.store.state import StateStore
 from watcher.timeline import marks, phases, rm11_gate
 
@@ -24,19 +25,28 @@ def record_markdown(store: StateStore, t0: datetime | None, app: str, now: datet
         "",
         f"- App: {app}",
         f"- T0 (step 4.8 restart): {_t0_text(t0)}",
-        f"- Watch: {_watch_text(t0, now)}",
+        f"- Watch: {watch_text(t0, now)}",
         f"- Printed at: {_at(now)}",
         "",
         "## Section 8 fields",
         "",
-        f"- **Section 5.1 healthz db field:** {_healthz_db(store, t0, now)}",
-        f"- **Section 5.5 Sentry clear (y/n):** {_sentry_clear(store, t0, now)}",
-        f"- **4-hour watch ended at (UTC):** {_four_hour_end(t0, now)}",
-        *_four_hour_result(store, t0, now),
-        f"- **Connection peak:** {_peak(store, t0, now)}",
-        *_gate(store, t0, now),
     ]
+    for field in section8_fields(store, t0, now):
+        lines.append(f"- **{field.label}:** {field.text}")
+        lines += [f"  - {item}" for item in field.items]
     return "\n".join(lines) + "\n"
+
+
+def section8_fields(store: StateStore, t0: datetime | None, now: datetime) -> list[Field]:
+    """The Section 8 fields the watch can fill; outside text in `code spans`."""
+    return [
+        Field("Section 5.1 healthz db field", _healthz_db(store, t0, now)),
+        Field("Section 5.5 Sentry clear (y/n)", _sentry_clear(store, t0, now)),
+        Field("4-hour watch ended at (UTC)", _four_hour_end(t0, now)),
+        _four_hour_result(store, t0, now),
+        Field("Connection peak", _peak(store, t0, now)),
+        _gate(store, t0, now),
+    ]
 
 
 def _t0_text(t0: datetime | None) -> str:
@@ -45,7 +55,8 @@ def _t0_text(t0: datetime | None) -> str:
     return f"{t0.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def _watch_text(t0: datetime | None, now: datetime) -> str:
+def watch_text(t0: datetime | None, now: datetime) -> str:
+    """Where the watch is: not started, running (which part), or over."""
     if t0 is None:
         return "not known (no T0)"
     end = _at(t0 + phases.WATCH_LENGTH)
@@ -106,29 +117,30 @@ def _four_hour_end(t0: datetime | None, now: datetime) -> str:
     return f"{end.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
-def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> list[str]:
-    field = "- **4-hour watch result:**"
+def _four_hour_result(store: StateStore, t0: datetime | None, now: datetime) -> Field:
+    field = "4-hour watch result"
     if t0 is None:
-        return [f"{field} {_NO_T0}"]
+        return Field(field, _NO_T0)
     end = t0 + phases.ACTIVE_WATCH
     running = now < end
     if now < t0:
-        return [f"{field} not yet: the watch starts at T0"]
+        return Field(field, "not yet: the watch starts at T0")
     issues = rm11_gate.window_issues(store, t0, now)
     if not issues:
         if running:
-            return [f"{field} not yet: clean so far (the 4-hour watch ends {_at(end)})"]
+            return Field(field, f"not yet: clean so far (the 4-hour watch ends {_at(end)})")
         unobserved = rm11_gate.unobserved_reason(store, t0, end)
         if unobserved is not None:
             # Nothing invented: a window the watch did not see is left open, with why.
-            return [f"{field} [ ] clean [ ] issues found (left open: {unobserved})"]
-        return [f"{field} [x] clean [ ] issues found"]
+            return Field(field, f"[ ] clean [ ] issues found (left open: {unobserved})")
+        return Field(field, "[x] clean [ ] issues found")
     # Issues found cannot become clean again: tick it even while the window is open.
     so_far = f" so far (the 4-hour watch ends {_at(end)})" if running else ""
-    return [
-        f"{field} [ ] clean [x] issues found{so_far}:",
-        *(f"  - {rm11_gate.describe_issue(issue, _code)}" for issue in issues),
-    ]
+    return Field(
+        field,
+        f"[ ] clean [x] issues found{so_far}:",
+        tuple(rm11_gate.describe_issue(issue, _code) for issue in issues),
+    )
 
 
 def _peak(store: StateStore, t0: datetime | None, now: datetime) -> str:
@@ -144,28 +156,28 @@ def _peak(store: StateStore, t0: datetime | None, now: datetime) -> str:
     return f"{share} at {_at(peak.at)}, from {peak.check} (the highest since T0)"
 
 
-def _gate(store: StateStore, t0: datetime | None, now: datetime) -> list[str]:
-    field = "- **RM-11 gate verdict:**"
+def _gate(store: StateStore, t0: datetime | None, now: datetime) -> Field:
+    field = "RM-11 gate verdict"
     if t0 is None:
-        return [f"{field} {_NO_T0}"]
+        return Field(field, _NO_T0)
     if now < t0:
-        return [f"{field} not decided: the watch starts at T0"]
+        return Field(field, "not decided: the watch starts at T0")
     end = t0 + phases.ACTIVE_WATCH
     running = now < end
     verdict = rm11_gate.gate_verdict(store, t0, now, show=_code)
     so_far = f"not decided yet (the 4-hour watch ends {_at(end)}); so far " if running else ""
     if verdict.issues:
         # An alert in the window cannot be taken back: closed is final even while it runs.
-        return [f"{field} closed:", *(f"  - {reason}" for reason in verdict.reasons)]
+        return Field(field, "closed:", tuple(verdict.reasons))
     if not verdict.open:
-        return [f"{field} {so_far}closed:", *(f"  - {reason}" for reason in verdict.reasons)]
+        return Field(field, f"{so_far}closed:", tuple(verdict.reasons))
     assert verdict.sentry_at is not None  # an open verdict rests on a clean Sentry check
     basis = (
         "no CRITICAL or WARNING alert in the 4-hour watch, and Sentry showed zero new"
         f" issues (checked at {_at(verdict.sentry_at)})"
     )
     sign_off = "" if running else "; RM-11 also needs the operator's sign-off in Section 8"
-    return [f"{field} {so_far}open: {basis}{sign_off}"]
+    return Field(field, f"{so_far}open: {basis}{sign_off}")
 
 
 def _since(t0: datetime | None) -> str:

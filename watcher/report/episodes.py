@@ -1,0 +1,131 @@
+"""Alerts, blind windows, incidents and snoozes from the store's alert events and outbox."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from watcher.alerting.runbook import BLIND_SUFFIX
+from watcher.report.model import AlertItem, BlindWindow, Incident, Snooze
+from watcher.store.alerts import AlertEvent
+from watcher.store.outbox import OutboxItem
+from watcher.store.state import StateStore
+
+# History is kept as epoch floats: a bound just past a time keeps a row taken at it.
+_INCLUSIVE = timedelta(milliseconds=1)
+_ALERTING = frozenset({"fired", "warned"})
+_RANK = {"WARNING": 1, "CRITICAL": 2}
+
+
+def alerts_and_blind(
+    store: StateStore, start: datetime, end: datetime
+) -> tuple[list[AlertItem], list[BlindWindow]]:
+    """Each firing from its fired (or warned) event to its resolved one; blind windows from the
+    check's first UNKNOWN observation to the observation that resolved them."""
+    posts = _posts_by_alert(store)
+    open_alerts: dict[str, AlertItem] = {}
+    open_blind: dict[str, BlindWindow] = {}
+    alerts: list[AlertItem] = []
+    blind: list[BlindWindow] = []
+    fired_count: dict[str, int] = {}
+    for event in store.alerts.events(until=end + _INCLUSIVE):
+        if event.alert_id.endswith(BLIND_SUFFIX):
+            _blind_event(event, open_blind, blind)
+            continue
+        if event.event == "blind":
+            # A window kept whole when it was over (a log stream gap): its text says which
+            # lines, its time is when the watch knew of it.
+            blind.append(BlindWindow(event.alert_id, event.at, event.at, event.summary))
+            continue
+        _alert_event(event, open_alerts, alerts, fired_count, posts)
+    alerts += open_alerts.values()
+    blind += open_blind.values()
+    blind = [replace(b, start=_blind_since(store, b.what, b.start)) for b in blind]
+    keep_alerts = [a for a in alerts if a.resolved_at is None or a.resolved_at >= start]
+    keep_blind = [b for b in blind if b.end is None or b.end >= start]
+    return (
+        sorted(keep_alerts, key=lambda a: (a.fired_at, a.id)),
+        sorted(keep_blind, key=lambda b: (b.start, b.what)),
+    )
+
+
+def _alert_event(
+    event: AlertEvent,
+    open_alerts: dict[str, AlertItem],
+    done: list[AlertItem],
+    fired_count: dict[str, int],
+    posts: dict[str, list[OutboxItem]],
+) -> None:
+    current = open_alerts.get(event.alert_id)
+    if event.event in _ALERTING:
+        # Each fired or warned event posted one message: the nth post of this alert.
+        nth = fired_count.get(event.alert_id, 0)
+        fired_count[event.alert_id] = nth + 1
+        sent = posts.get(event.alert_id, [])
+        permalink = sent[nth].permalink if nth < len(sent) else None
+        if current is None:
+            open_alerts[event.alert_id] = AlertItem(
+                event.alert_id, event.severity, event.at, None, event.summary, permalink=permalink
+            )
+        elif _RANK.get(event.severity, 0) >= _RANK.get(current.severity, 0):
+            # Worse than when first posted: the new post (with the mention) is the one to follow.
+            open_alerts[event.alert_id] = _with(
+                current, severity=event.severity, permalink=permalink or current.permalink
+            )
+    elif current is None:
+        return
+    elif event.event == "reminded":
+        open_alerts[event.alert_id] = _with(current, reminders=current.reminders + 1)
+    elif event.event == "acknowledged":
+        open_alerts[event.alert_id] = _with(
+            current, acknowledged_at=event.at, acknowledged_by=event.summary or None
+        )
+    elif event.event == "resolved":
+        done.append(_with(current, resolved_at=event.at))
+        del open_alerts[event.alert_id]
+
+
+def _blind_event(
+    event: AlertEvent, open_blind: dict[str, BlindWindow], done: list[BlindWindow]
+) -> None:
+    check = event.alert_id.removesuffix(BLIND_SUFFIX)
+    if event.event == "blind" and check not in open_blind:
+        open_blind[check] = BlindWindow(check, event.at, None, event.summary)
+    elif event.event == "resolved" and check in open_blind:
+        window = open_blind.pop(check)
+        done.append(BlindWindow(window.what, window.start, event.at, window.reason))
+
+
+def _blind_since(store: StateStore, check: str, declared: datetime) -> datetime:
+    """When the check went UNKNOWN: "blind" is declared only after a few cycles of it."""
+    since = declared
+    for row in reversed(store.history.observations(check, until=declared + _INCLUSIVE)):
+        if row.state != "UNKNOWN":
+            break
+        since = row.at
+    return since
+
+
+def _with(item: AlertItem, **changes: object) -> AlertItem:
+    return replace(item, **changes)  # type: ignore[arg-type]
+
+
+def _posts_by_alert(store: StateStore) -> dict[str, list[OutboxItem]]:
+    """Each alert's top-level posts, oldest first."""
+    posts: dict[str, list[OutboxItem]] = {}
+    for item in store.outbox.messages():
+        if item.kind == "post" and item.alert_id is not None:
+            posts.setdefault(item.alert_id, []).append(item)
+    return posts
+
+
+def incidents(store: StateStore) -> tuple[Incident, ...]:
+    """Incidents as the store keeps them; a store without incidents has none to show."""
+    del store  # the store keeps no incidents yet (SPEC section 4's pages per root cause)
+    return ()
+
+
+def snoozes(store: StateStore) -> list[Snooze]:
+    """Snoozes as the store keeps them; a store without snoozes has none to show."""
+    del store  # the store keeps no snoozes yet (SPEC section 4's `watcher snooze`)
+    return []
