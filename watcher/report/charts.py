@@ -227,7 +227,8 @@ def _router_p95(history: History, axis: Axis, limits: Thresholds) -> Chart:
 
 
 def _router_5xx(history: History, axis: Axis, limits: Thresholds) -> Chart:
-    rows = history.of(ROUTER_5XX[0])
+    # A share of no requests is no observation, not 0%.
+    rows = [row for row in history.of(ROUTER_5XX[0]) if row.metrics.get("requests", 0) > 0]
     return Chart(
         key="router-5xx",
         title="Router 5xx share",

@@ -29,7 +29,13 @@ def test_router_and_load_charts_read_the_observations_field_names(store: StateSt
     store.history.keep(
         [
             HistoryRow(CUTOVER + MINUTE, "router", "OK", "s", {"p95_seconds": 0.25}),
-            HistoryRow(CUTOVER + MINUTE, "router", "OK", "s", {"error_ratio": 0.02}),
+            HistoryRow(
+                CUTOVER + MINUTE, "router", "OK", "s", {"error_ratio": 0.02, "requests": 50}
+            ),
+            # A window without requests has no 5xx share: no point, not 0%.
+            HistoryRow(
+                CUTOVER + 20 * MINUTE, "router", "OK", "s", {"error_ratio": 0, "requests": 0}
+            ),
             HistoryRow(CUTOVER + 20 * MINUTE, "pg_metrics", "OK", "s", {"load_5m": 1.5}),
         ]
     )
