@@ -29,10 +29,10 @@ from pathlib import Path
 
 import httpx
 
-from checks.clock import SystemClock
-from checks.database import APPLICATION_NAME
 from checks.registry import NAMES as CHECK_NAMES
 from checks.result import State
+from checks.sources.clock import SystemClock
+from checks.sources.database import APPLICATION_NAME
 from tests.fakes.http import closed_port
 from tests.support.postgres import (
     REVISION,

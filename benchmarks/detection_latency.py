@@ -43,7 +43,7 @@ import httpx
 
 from benchmarks import heroku_log
 from benchmarks.db_connections import clean_environ
-from checks.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_patterns import LogMatcher, catalogue
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz

@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from benchmarks import heroku_log
 from benchmarks.db_connections import clean_environ, settings_environ
-from checks.heroku_api import HerokuApi, HerokuConfig
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.logplex import PLAIN, SESSION_TOKEN, FakeLogplex

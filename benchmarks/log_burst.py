@@ -49,8 +49,8 @@ from benchmarks.detection_latency import (
     rss_kib,
     watcher_env,
 )
-from checks.log_line import parse
-from checks.log_patterns import PLANNED, SIGTERM, LogMatcher, catalogue
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import PLANNED, SIGTERM, LogMatcher, catalogue
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.logplex import SESSION_TOKEN

@@ -40,10 +40,10 @@ from prometheus_client import CollectorRegistry
 from benchmarks import heroku_log
 from benchmarks.db_connections import settings_environ
 from benchmarks.detection_latency import OWN_DYNO, ROLE, rss_kib
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, Match, catalogue
-from checks.log_tally import LogTally
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, Match, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.logplex import PLAIN, SESSION_TOKEN
 from tests.support.clock import FakeClock

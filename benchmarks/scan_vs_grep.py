@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks import heroku_log
-from checks.log_patterns import APP, PLANNED, SIGTERM, LogMatcher, catalogue
+from checks.logparse.log_patterns import APP, PLANNED, SIGTERM, LogMatcher, catalogue
 
 TARGET_RATIO = 1.5
 OWN_DYNO = "worker.1"

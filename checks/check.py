@@ -19,13 +19,13 @@ from checks.result import Result
 if TYPE_CHECKING:
     import httpx
 
-    from checks.clock import Clock
-    from checks.database import Database
-    from checks.heroku_api import HerokuApi
-    from checks.log_window import LogWindow
+    from checks.logparse.log_window import LogWindow
     from checks.result import Baseline
     from checks.sentry import Since
-    from checks.sentry_api import SentryApi
+    from checks.sources.clock import Clock
+    from checks.sources.database import Database
+    from checks.sources.heroku_api import HerokuApi
+    from checks.sources.sentry_api import SentryApi
 
 P = TypeVar("P")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from checks.check import GATE, Advice, Check, Doc, Need
-from checks.database import Database
 from checks.result import Finding, Observation, Result, State
+from checks.sources.database import Database
 
 NAME = "grants"
 SOP = "4.6, 7.3"

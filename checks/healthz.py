@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import httpx
 
 from checks.check import GATE, ROLLBACK, Advice, Check, Doc, GaugeSpec, Sources
-from checks.clock import Clock
-from checks.http_api import transport_reason
 from checks.result import Finding, Observation, Result, State
+from checks.sources.clock import Clock
+from checks.sources.http_api import transport_reason
 
 NAME = "healthz"
 SOP = "5.1, 7.1, 7.3"

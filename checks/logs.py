@@ -10,17 +10,17 @@ from typing import Protocol
 import httpx
 
 from checks.check import GATE, ROLLBACK, Advice, Check, Doc, Need
-from checks.clock import Clock
-from checks.heroku_api import FIR, HerokuApi
-from checks.http_api import transport_reason
-from checks.log_line import LogLine, parse
-from checks.log_patterns import LogMatcher
-from checks.log_stream import stream_lines
-from checks.log_tally import LogTally
-from checks.log_window import Coverage, LogWindow
+from checks.logparse.log_line import LogLine, parse
+from checks.logparse.log_patterns import LogMatcher
+from checks.logparse.log_stream import stream_lines
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage, LogWindow
 from checks.pg_metrics import PgSamples
 from checks.result import PREFIX, CheckError, Finding, Observation, Result, State
 from checks.router import RouterStats
+from checks.sources.clock import Clock
+from checks.sources.heroku_api import FIR, HerokuApi
+from checks.sources.http_api import transport_reason
 
 NAME = "logs"
 SOP = "7.1, 7.2, 7.3, 2.3"

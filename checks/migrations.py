@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checks.check import Advice, Check, Doc, Need, Sources
-from checks.database import Database
 from checks.result import Baseline, Finding, Observation, Result, State
+from checks.sources.database import Database
 
 NAME = "migrations"
 SOP = "4.10, 5.4"

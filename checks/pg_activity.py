@@ -27,8 +27,8 @@ from enum import Enum
 from typing import Any
 
 from checks.check import Advice, Check, CheckSettings, Doc, GaugeSpec, Need
-from checks.database import Database
 from checks.result import CheckError, Finding, Observation, Result, State
+from checks.sources.database import Database
 
 NAME = "pg_activity"
 SOP = "7.2, 7.3"

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checks.check import Check, Doc, GaugeSpec, Need
-from checks.connection_limit import ConnectionThresholds, evaluate_connections, thresholds_of
-from checks.database import Database
 from checks.pg_info import CONNECTIONS_ADVICE
 from checks.result import Observation, Result
+from checks.sources.connection_limit import (
+    ConnectionThresholds,
+    evaluate_connections,
+    thresholds_of,
+)
+from checks.sources.database import Database
 
 NAME = "pg_connections"
 SOP = "7.3"

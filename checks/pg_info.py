@@ -25,16 +25,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from checks.check import GATE, Advice, Check, Doc, GaugeSpec, Need
-from checks.clock import Clock
-from checks.connection_limit import (
+from checks.result import CheckError, Finding, Observation, Result, State
+from checks.sources.clock import Clock
+from checks.sources.connection_limit import (
     ConnectionThresholds,
     effective_limit,
     evaluate_connections,
     thresholds_of,
 )
-from checks.heroku_api import DATA, Attachment, HerokuApi
-from checks.http_api import ApiError
-from checks.result import CheckError, Finding, Observation, Result, State
+from checks.sources.heroku_api import DATA, Attachment, HerokuApi
+from checks.sources.http_api import ApiError
 
 NAME = "pg_info"
 SOP = "7.2, 7.3"

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from checks.check import Advice, Check, CheckSettings, Doc, GaugeSpec, Need, Sources
-from checks.log_line import LogLine
-from checks.pg_sample import DYNO, SOURCE, PgSample, parse_sample
+from checks.logparse.log_line import LogLine
+from checks.logparse.pg_sample import DYNO, SOURCE, PgSample, parse_sample
 from checks.result import Finding, Observation, Result, State
 
 if TYPE_CHECKING:
-    from checks.log_window import LogWindow
+    from checks.logparse.log_window import LogWindow
 
 NAME = "pg_metrics"
 SOP = "7.2, 7.3"

@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from checks.check import GATE, Advice, Check, CheckSettings, Doc, GaugeSpec, Need, Sources
-from checks.latency_histogram import LatencyHistogram
-from checks.log_line import LogLine
+from checks.logparse.latency_histogram import LatencyHistogram
+from checks.logparse.log_line import LogLine
+from checks.logparse.router_line import RouterRequest, parse_router
 from checks.result import Baseline, CheckError, Finding, Observation, Result, State
-from checks.router_line import RouterRequest, parse_router
 
 if TYPE_CHECKING:
-    from checks.log_window import LogWindow
+    from checks.logparse.log_window import LogWindow
 
 NAME = "router"
 SOP = "2.3, 5.2, 7.1"

@@ -12,10 +12,10 @@ import psycopg2
 import psycopg2.errors
 
 from checks.check import GATE, ROLLBACK, Advice, Check, Doc, GaugeSpec, Need, Sources
-from checks.clock import Clock
 from checks.result import PREFIX, Finding, Observation, Result, State
-from checks.sentry_api import IssuePages, SentryApi
-from checks.times import parse_aware
+from checks.sources.clock import Clock
+from checks.sources.sentry_api import IssuePages, SentryApi
+from checks.sources.times import parse_aware
 
 NAME = "sentry"
 SOP = "5.5, 7.1, 7.3, 7.4"

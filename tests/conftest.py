@@ -13,8 +13,8 @@ import httpx
 import pytest
 from hypothesis import settings
 
-from checks.clock import SystemClock
-from checks.database import Database, DatabaseOptions
+from checks.sources.clock import SystemClock
+from checks.sources.database import Database, DatabaseOptions
 from tests.fakes.healthz import FakeHealthz
 from tests.fakes.slack import FakeSlack
 from tests.support.alertmanager import Alertmanager

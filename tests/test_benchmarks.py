@@ -27,11 +27,11 @@ from benchmarks import (
     memory_24h,
     once_wall_time,
 )
-from checks.database import APPLICATION_NAME
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_stream import stream_lines
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_stream import stream_lines
 from checks.result import State
+from checks.sources.database import APPLICATION_NAME
 from tests.fakes.logplex import PLAIN
 from tests.support.postgres import PgServer
 from watcher import daemon

@@ -23,7 +23,7 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.report.from_store import page_from_settings

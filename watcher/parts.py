@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 import httpx
 from prometheus_client import CollectorRegistry
 
-from checks.clock import Clock
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_window import LogWindow
+from checks.logparse.log_window import LogWindow
 from checks.registry import Registry
+from checks.sources.clock import Clock
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from watcher import __version__
 from watcher.checking.runner import CheckReport, run_checks
 from watcher.checking.sources import CheckSet

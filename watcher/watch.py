@@ -14,12 +14,12 @@ import httpx
 
 from checks import logs, pg_metrics, router
 from checks.check import AnyCheck
-from checks.clock import Clock
-from checks.log_patterns import LogMatcher, Match, catalogue
-from checks.log_tally import LogTally
-from checks.log_window import Coverage, LogWindow
+from checks.logparse.log_patterns import LogMatcher, Match, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage, LogWindow
 from checks.registry import Registry
 from checks.result import Result, State
+from checks.sources.clock import Clock
 from watcher.checking.observations import keep_observations
 from watcher.checking.runner import CheckReport, PlannedCheck, redacted, run_checks
 from watcher.checking.sources import CheckSet

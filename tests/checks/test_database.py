@@ -9,9 +9,9 @@ import time
 import pytest
 
 from benchmarks.once_wall_time import Answers, SlowPostgres
-from checks.clock import SystemClock
-from checks.database import Database, DatabaseOptions
 from checks.result import CheckError
+from checks.sources.clock import SystemClock
+from checks.sources.database import Database, DatabaseOptions
 from tests.fakes.http import SilentServer, closed_port
 from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase
 

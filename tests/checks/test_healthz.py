@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from checks import healthz
-from checks.clock import SystemClock
 from checks.healthz import HealthzOptions
 from checks.result import Result, State
+from checks.sources.clock import SystemClock
 from tests.fakes.healthz import FakeHealthz, healthy, maintenance
 from tests.fakes.http import Reply, Request, closed_port, json_reply
 from tests.support.clock import FakeClock

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from checks.heroku_api import Attachment, HerokuApi, HerokuConfig
-from checks.http_api import ApiError
 from checks.result import CheckError
+from checks.sources.heroku_api import Attachment, HerokuApi, HerokuConfig
+from checks.sources.http_api import ApiError
 from tests.fakes.heroku import APP, DB_PASSWORD, RATE_LIMIT_POOL, TOKEN, FakeHeroku
 from tests.fakes.http import Reply, closed_port, json_reply
 from tests.support.clock import FakeClock

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.log_line import parse
-from checks.times import to_utc
+from checks.logparse.log_line import parse
+from checks.sources.times import to_utc
 
 
 def test_heroku_line_is_split_into_its_parts() -> None:

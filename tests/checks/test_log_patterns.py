@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.log_line import parse
-from checks.log_patterns import APP, PLANNED, PLATFORM, SIGTERM, LogMatcher, catalogue
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import APP, PLANNED, PLATFORM, SIGTERM, LogMatcher, catalogue
 from checks.result import State
 from tests.support.clock import CUTOVER
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from checks.log_stream import MAX_LINE_BYTES, stream_lines
+from checks.logparse.log_stream import MAX_LINE_BYTES, stream_lines
 from tests.fakes.http import CUT, FakeServer, Reply, Request
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_tally import LogTally
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
 from tests.support.clock import CUTOVER
 
 

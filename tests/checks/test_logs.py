@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from checks import logs
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_patterns import LogMatcher, catalogue
 from checks.result import CheckError, Result, State
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import FakeServer, Reply, json_reply
@@ -219,7 +219,7 @@ def test_stream_that_never_ends_is_cut_at_the_budget(
 ) -> None:
     logplex.history = quiet_history(10)
     logplex.tail = True  # a session that keeps streaming
-    from checks.clock import SystemClock
+    from checks.sources.clock import SystemClock
 
     real = SystemClock()
     with httpx.Client() as http:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from checks import migrations
-from checks.database import Database
 from checks.result import Baseline, State
+from checks.sources.database import Database
 from tests.support.postgres import REVISION, WatchedDatabase
 
 BASELINE = Baseline(REVISION, "from WATCHER_EXPECTED_REVISION")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from checks import pg_activity
-from checks.clock import SystemClock
-from checks.database import Database, DatabaseOptions
 from checks.pg_activity import (
     Activity,
     ActivityThresholds,
@@ -17,6 +15,8 @@ from checks.pg_activity import (
     query_head,
 )
 from checks.result import Result, State
+from checks.sources.clock import SystemClock
+from checks.sources.database import Database, DatabaseOptions
 from tests.support.postgres import WatchedDatabase, limited_credential
 from tests.support.sessions import open_transaction, statement
 from tests.support.wait import wait_until

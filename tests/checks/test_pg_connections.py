@@ -9,10 +9,10 @@ import psycopg2
 import pytest
 
 from checks import pg_connections
-from checks.clock import SystemClock
-from checks.connection_limit import ConnectionThresholds, evaluate_connections
-from checks.database import Database, DatabaseOptions
 from checks.result import State
+from checks.sources.clock import SystemClock
+from checks.sources.connection_limit import ConnectionThresholds, evaluate_connections
+from checks.sources.database import Database, DatabaseOptions
 from tests.support.postgres import WatchedDatabase, limited_credential
 
 SOP_LIMIT = ConnectionThresholds(limit=25, warn_ratio=0.6, crit_ratio=0.8)

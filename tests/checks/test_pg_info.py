@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from checks import pg_info
-from checks.clock import SystemClock
-from checks.connection_limit import ConnectionThresholds
-from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.pg_info import PgInfo
 from checks.result import CheckError, Result, State
+from checks.sources.clock import SystemClock
+from checks.sources.connection_limit import ConnectionThresholds
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes.heroku import (
     APP,
     DB_PASSWORD,

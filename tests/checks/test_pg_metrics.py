@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from checks import pg_metrics
-from checks.log_line import parse
+from checks.logparse.log_line import parse
 from checks.pg_metrics import LoadThresholds, PgSamples
 from checks.result import State
 from tests.support.clock import CUTOVER

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.log_line import parse
-from checks.pg_sample import PgSample, parse_sample
+from checks.logparse.log_line import parse
+from checks.logparse.pg_sample import PgSample, parse_sample
 
 # Dev Center, "Heroku Postgres Metrics Logs" (devcenter.heroku.com/articles/
 # heroku-postgres-metrics-logs), its "Log Format" example, first fields as published.

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import router
-from checks.latency_histogram import LatencyHistogram, bucket_of
-from checks.log_line import parse
+from checks.logparse.latency_histogram import LatencyHistogram, bucket_of
+from checks.logparse.log_line import parse
 from checks.result import Baseline, State
 from checks.router import RouterStats, RouterThresholds
 from tests.support.clock import CUTOVER

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.log_line import parse
-from checks.router_line import RouterRequest, parse_router
+from checks.logparse.log_line import parse
+from checks.logparse.router_line import RouterRequest, parse_router
 
 # Real router lines. Dev Center, "Heroku Error Codes" (devcenter.heroku.com/articles/error-codes,
 # as also reproduced on riptutorial.com/heroku and docon.top): the H10, H11 and H12 examples.

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from checks import sentry
-from checks.clock import SystemClock
 from checks.result import CheckError, Result, State
 from checks.sentry import Since
-from checks.sentry_api import SentryApi, SentryConfig
-from checks.times import parse_aware
+from checks.sources.clock import SystemClock
+from checks.sources.sentry_api import SentryApi, SentryConfig
+from checks.sources.times import parse_aware
 from tests.fakes.http import Reply, closed_port, json_reply
 from tests.fakes.sentry import ORG, PROJECT, TOKEN, FakeSentry
 from tests.support.clock import CUTOVER, FakeClock

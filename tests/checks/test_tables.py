@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from checks import tables
-from checks.database import Database
 from checks.result import Baseline, State
+from checks.sources.database import Database
 from tests.support.postgres import WatchedDatabase
 from tests.support.runbook_schema import TABLE_COUNT
 

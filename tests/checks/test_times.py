@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.times import parse_aware
+from checks.sources.times import parse_aware
 
 # Every zone offset datetime allows (strictly within a day), down to the microsecond.
 OFFSETS = st.timedeltas(

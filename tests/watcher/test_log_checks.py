@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from checks import pg_metrics, router
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_tally import LogTally
-from checks.log_window import Coverage, LogWindow
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage, LogWindow
 from checks.result import State
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.log_lines import postgres_metrics_line, router_line

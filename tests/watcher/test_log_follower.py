@@ -11,9 +11,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_patterns import LogMatcher, Match, catalogue
-from checks.log_tally import LogTally
+from checks.logparse.log_patterns import LogMatcher, Match, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.http import SilentServer, json_reply

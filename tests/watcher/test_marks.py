@@ -10,13 +10,13 @@ from typing import Any, cast
 import pytest
 
 from checks import pg_connections, pg_info, tables
-from checks.connection_limit import ConnectionThresholds
-from checks.database import Database
 from checks.healthz import HealthzObservation
 from checks.pg_metrics import PgMetricsObservation
 from checks.result import Baseline, Finding, Result, State
 from checks.router import RouterObservation
 from checks.sentry import KINDS, SentryObservation
+from checks.sources.connection_limit import ConnectionThresholds
+from checks.sources.database import Database
 from tests.support.clock import CUTOVER, FakeClock
 from watcher.alerting.escalation import AlertPolicy, Escalation
 from watcher.checking.observations import keep_observations

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from checks import sentry
 from checks.healthz import HealthzObservation
+from checks.logparse.router_line import RouterRequest
 from checks.pg_activity import PgActivityObservation
 from checks.pg_connections import PgConnectionsObservation
 from checks.pg_info import PgInfoObservation
@@ -18,7 +19,6 @@ from checks.pg_metrics import PgMetricsObservation
 from checks.registry import NAMES as CHECK_NAMES
 from checks.result import Finding, Result, State
 from checks.router import RouterObservation
-from checks.router_line import RouterRequest
 from checks.sentry import SentryObservation
 from checks.tables import TablesObservation
 from tests.support.clock import CUTOVER

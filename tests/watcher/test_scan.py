@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.heroku_log import lines
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_tally import LogTally
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
 from tests.conftest import LOOPBACK_DEFAULTS
 from watcher.logs.scan import scan, windows
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from checks.heroku_api import HerokuApi, HerokuConfig
 from checks.result import State
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake

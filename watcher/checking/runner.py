@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from checks.clock import Clock
 from checks.result import CheckError, Result
+from checks.sources.clock import Clock
 from watcher.redact import Redactor
 
 log = logging.getLogger(__name__)

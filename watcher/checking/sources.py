@@ -14,15 +14,15 @@ import httpx
 
 from checks import logs, pg_metrics, router
 from checks.check import AnyCheck, Need
-from checks.clock import Clock
-from checks.database import Database, DatabaseOptions
-from checks.heroku_api import HerokuApi, HerokuConfig
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_window import LogWindow
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_window import LogWindow
 from checks.registry import Registry
 from checks.result import Baseline, CheckError
 from checks.sentry import Since
-from checks.sentry_api import SentryApi, SentryConfig
+from checks.sources.clock import Clock
+from checks.sources.database import Database, DatabaseOptions
+from checks.sources.heroku_api import HerokuApi, HerokuConfig
+from checks.sources.sentry_api import SentryApi, SentryConfig
 from watcher.checking.runner import PlannedCheck
 from watcher.settings import Settings
 from watcher.store.state import StateStore, StateStoreError

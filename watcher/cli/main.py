@@ -11,9 +11,9 @@ import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from checks.clock import Clock, SystemClock
 from checks.registry import NAMES
 from checks.result import State
+from checks.sources.clock import Clock, SystemClock
 from watcher import __version__
 from watcher.redact import RedactingFormatter, Redactor
 
@@ -284,8 +284,8 @@ def scan(
     as_json: bool,
 ) -> int:
     """`watcher scan`: counts per pattern in an exported log; exits with the worst state found."""
-    from checks.log_patterns import LogMatcher, catalogue
-    from checks.log_tally import LogTally
+    from checks.logparse.log_patterns import LogMatcher, catalogue
+    from checks.logparse.log_tally import LogTally
     from watcher.logs import scan as scanning
 
     matcher = LogMatcher(catalogue(app_role), own_dyno)

@@ -22,14 +22,14 @@ from typing import Any
 
 import httpx
 
-from checks.clock import Clock
-from checks.heroku_api import HerokuApi
-from checks.http_api import ApiError, transport_reason
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, Match
-from checks.log_stream import stream_lines
-from checks.log_tally import LogTally
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, Match
+from checks.logparse.log_stream import stream_lines
+from checks.logparse.log_tally import LogTally
 from checks.logs import ACCEPT, LOGPLEX_LINES, LineReader
+from checks.sources.clock import Clock
+from checks.sources.heroku_api import HerokuApi
+from checks.sources.http_api import ApiError, transport_reason
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher
-from checks.log_tally import LogTally
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher
+from checks.logparse.log_tally import LogTally
 from checks.result import State, worst
 from watcher.cli.once_output import printable
 

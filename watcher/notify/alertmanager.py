@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.alerting.runbook import Runbook
 from watcher.notify.delivery import DeliveryMetrics
 from watcher.notify.notices import Notice, NoticeKind

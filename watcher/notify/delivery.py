@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.notify.transport import SKIPPED, Transport, TransportError
 from watcher.store.outbox import QUEUED, OutboxItem
 from watcher.store.state import StateStore, StateStoreError

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from checks.clock import Clock
 from checks.registry import Registry
+from checks.sources.clock import Clock
 from watcher.alerting.escalation import AlertPolicy, Escalation
 from watcher.alerting.runbook import Runbook
 from watcher.checking.runner import CheckReport

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 if TYPE_CHECKING:
-    from checks.clock import Clock
+    from checks.sources.clock import Clock
     from watcher.notify.delivery import DeliveryMetrics
     from watcher.notify.notices import Notice
     from watcher.notify.slack_messages import Composer

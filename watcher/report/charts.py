@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from checks.log_patterns import catalogue
+from checks.logparse.log_patterns import catalogue
 from watcher.report.model import Aggregate, Axis, Chart, Series, Style, merge
 from watcher.store.history import HistoryRow
 from watcher.store.state import StateStore

@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from checks.log_patterns import catalogue
+from checks.logparse.log_patterns import catalogue
+from checks.logparse.router_line import RouterRequest
 from checks.registry import Registry
-from checks.router_line import RouterRequest
 from watcher.checking.runner import CheckReport
 
 # A value not observed yet: exported from the first scrape, and no comparison is true of it

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from checks.log_line import parse
+from checks.logparse.log_line import parse
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from checks.times import parse_aware, to_utc
+from checks.sources.times import parse_aware, to_utc
 
 # Loose on purpose: lines arrive without a timestamp now and then, and other exports differ.
 _LINE = re.compile(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from checks.log_patterns import Match
+from checks.logparse.log_patterns import Match
 
 SAMPLE_CHARS = 300
 _MINUTE = 60

@@ -9,9 +9,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from checks.clock import Clock
-from checks.http_api import Api, ApiError, json_body, retry_after_header
-from checks.times import parse_aware
+from checks.sources.clock import Clock
+from checks.sources.http_api import Api, ApiError, json_body, retry_after_header
+from checks.sources.times import parse_aware
 
 NAME = "Sentry API"
 PAGE_SIZE = 100

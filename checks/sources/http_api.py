@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from checks.clock import Clock
 from checks.result import CheckError
+from checks.sources.clock import Clock
 
 MAX_ATTEMPTS = 4
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import re2
 
-from checks.log_line import LogLine
+from checks.logparse.log_line import LogLine
 from checks.result import State
 
 APP, PLATFORM = "app", "heroku"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from checks.log_patterns import LogMatcher
-from checks.log_tally import LogTally
+from checks.logparse.log_patterns import LogMatcher
+from checks.logparse.log_tally import LogTally
 from checks.pg_metrics import PgSamples
 from checks.router import RouterStats
 

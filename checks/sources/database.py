@@ -14,8 +14,8 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from checks.clock import Clock
 from checks.result import CheckError
+from checks.sources.clock import Clock
 
 APPLICATION_NAME = "cutover-watcher"
 # Less than this left of the run is no time to start a statement in.

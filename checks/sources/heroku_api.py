@@ -14,8 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from checks.clock import Clock
-from checks.http_api import Api, ApiError, json_body, retry_after_header
+from checks.sources.clock import Clock
+from checks.sources.http_api import Api, ApiError, json_body, retry_after_header
 
 PLATFORM = "Heroku Platform API"
 DATA = "Heroku Data API"

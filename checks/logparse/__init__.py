@@ -1,0 +1,1 @@
+"""Reading Heroku log lines: parsing, the pattern catalogue, tallies and windows."""

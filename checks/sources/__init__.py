@@ -1,0 +1,1 @@
+"""The outside systems the checks read: HTTP APIs, the database, the clock."""
