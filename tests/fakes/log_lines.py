@@ -1,7 +1,7 @@
 """Router and Heroku Postgres metrics lines as Heroku writes them, for the fakes to serve.
 
 Shapes from Dev Center's "HTTP Routing" and "Heroku Postgres Metrics Logs" (see
-tests/checks/test_router_line.py and test_pg_sample.py for the real lines they follow).
+tests/checks/logparse/test_router_line.py and test_pg_sample.py for the real lines they follow).
 """
 
 from __future__ import annotations

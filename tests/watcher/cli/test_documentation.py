@@ -12,7 +12,7 @@ from checks.registry import Registry
 from watcher.cli import docs
 from watcher.settings import Settings, env_name, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def variables(field: str) -> list[str]:

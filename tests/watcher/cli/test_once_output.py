@@ -58,7 +58,7 @@ def test_colour_marks_states_when_asked() -> None:
 def test_colour_on_a_terminal_only(tmp_path: Path) -> None:
     env = {
         "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
         "WATCHER_HEALTHZ_URL": f"http://127.0.0.1:{closed_port()}/",
     }
     controller, terminal = pty.openpty()

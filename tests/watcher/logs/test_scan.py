@@ -19,7 +19,7 @@ from checks.logparse.log_tally import LogTally
 from tests.conftest import LOOPBACK_DEFAULTS
 from watcher.logs.scan import scan, windows
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 T = "2026-05-16T14:31:02.114233+00:00"
 LOG = "".join(
     line + "\n"

@@ -27,7 +27,7 @@ from tests.fakes.slack import FakeSlack
 from tests.support.postgres import OWNER_PASSWORD, PgServer, WatchedDatabase, empty_database
 from watcher import __version__
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BUILT = ["healthz", "pg_connections", "tables", "grants", "migrations", "pg_activity"]
 SECRETS = {
     "HEROKU_API_KEY": "heroku-api-key-5f9d2c",

@@ -11,7 +11,7 @@ import pytest
 from checks.result import Finding, Result, State
 from checks.sentry import SentryObservation
 from tests.support.clock import CUTOVER
-from tests.watcher.test_marks import (
+from tests.watcher.timeline.test_marks import (
     APP,
     HOUR,
     MINUTE,
