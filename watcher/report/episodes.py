@@ -10,6 +10,7 @@ from watcher.report.model import AlertItem, BlindWindow, Incident, Snooze
 from watcher.store.alerts import AlertEvent
 from watcher.store.outbox import OutboxItem
 from watcher.store.state import StateStore
+from watcher.timeline import rm11_gate
 
 # History is kept as epoch floats: a bound just past a time keeps a row taken at it.
 _INCLUSIVE = timedelta(milliseconds=1)
@@ -20,27 +21,23 @@ _RANK = {"WARNING": 1, "CRITICAL": 2}
 def alerts_and_blind(
     store: StateStore, start: datetime, end: datetime
 ) -> tuple[list[AlertItem], list[BlindWindow]]:
-    """Each firing from its fired (or warned) event to its resolved one; blind windows from the
-    check's first UNKNOWN observation to the observation that resolved them."""
+    """Each firing from its fired (or warned) event to its resolved one; the blind windows the
+    marks list (`rm11_gate.blind_windows`), a check's from its first UNKNOWN observation."""
     posts = _posts_by_alert(store)
     open_alerts: dict[str, AlertItem] = {}
-    open_blind: dict[str, BlindWindow] = {}
     alerts: list[AlertItem] = []
-    blind: list[BlindWindow] = []
     fired_count: dict[str, int] = {}
     for event in store.alerts.events(until=end + _INCLUSIVE):
-        if event.alert_id.endswith(BLIND_SUFFIX):
-            _blind_event(event, open_blind, blind)
-            continue
-        if event.event == "blind":
-            # A window kept whole when it was over (a log stream gap): its text says which
-            # lines, its time is when the watch knew of it.
-            blind.append(BlindWindow(event.alert_id, event.at, event.at, event.summary))
+        if event.alert_id.endswith(BLIND_SUFFIX) or event.event == "blind":
             continue
         _alert_event(event, open_alerts, alerts, fired_count, posts)
     alerts += open_alerts.values()
-    blind += open_blind.values()
-    blind = [replace(b, start=_blind_since(store, b.what, b.start)) for b in blind]
+    # The same windows the marks list, from the watch's start: one that began before the
+    # report's start may still have been open during it.
+    blind = [
+        BlindWindow(w.what, _blind_since(store, w.what, w.start), w.end, w.summary)
+        for w in rm11_gate.blind_windows(store, None, end + _INCLUSIVE)
+    ]
     keep_alerts = [a for a in alerts if a.resolved_at is None or a.resolved_at >= start]
     keep_blind = [b for b in blind if b.end is None or b.end >= start]
     return (
@@ -83,17 +80,6 @@ def _alert_event(
     elif event.event == "resolved":
         done.append(_with(current, resolved_at=event.at))
         del open_alerts[event.alert_id]
-
-
-def _blind_event(
-    event: AlertEvent, open_blind: dict[str, BlindWindow], done: list[BlindWindow]
-) -> None:
-    check = event.alert_id.removesuffix(BLIND_SUFFIX)
-    if event.event == "blind" and check not in open_blind:
-        open_blind[check] = BlindWindow(check, event.at, None, event.summary)
-    elif event.event == "resolved" and check in open_blind:
-        window = open_blind.pop(check)
-        done.append(BlindWindow(window.what, window.start, event.at, window.reason))
 
 
 def _blind_since(store: StateStore, check: str, declared: datetime) -> datetime:

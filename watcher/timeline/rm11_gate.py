@@ -150,8 +150,9 @@ def four_hour_result(store: StateStore, t0: datetime, show: Show = quote) -> lis
     return lines
 
 
-def blind_windows(store: StateStore, start: datetime, end: datetime) -> list[BlindWindow]:
-    """The blind windows that began in [start, end), each with when it ended (if it did)."""
+def blind_windows(store: StateStore, start: datetime | None, end: datetime) -> list[BlindWindow]:
+    """The blind windows that began in [start, end) (None: since the first event), each with
+    when it ended (if it did)."""
     windows: list[BlindWindow] = []
     open_at: dict[str, int] = {}
     # Read on past `end`: a window that began inside may have ended after it.
