@@ -127,7 +127,7 @@ class Watch:
         now = self.clock.now()
         # A check that started before a mark may still be recording what it saw.
         settle = timedelta(seconds=self.settings.check_timeout + 5)
-        posted = marks.post_due(self.store, self.notifier.composer, self.t0, now, settle=settle)
+        posted = marks.post_due(self.store, self.t0, now, settle=settle)
         # Often, so that even a crash loses little of the follower's memory of counted lines.
         self.save_follower()
         for name in posted:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from watcher.alerting.escalation import BLIND_SUFFIX
 from watcher.notify.notices import Notice
-from watcher.notify.slack_messages import Composer, quote
+from watcher.notify.slack_messages import quote
 from watcher.store.alerts import FIRING
 from watcher.store.outbox import Message
 from watcher.store.state import StateStore
@@ -170,7 +170,6 @@ def peak_text(peak: Peak) -> str:
 
 def post_due(
     store: StateStore,
-    composer: Composer,
     t0: datetime,
     now: datetime,
     watcher_app: str | None = None,

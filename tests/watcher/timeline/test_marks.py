@@ -186,7 +186,7 @@ def test_a_clean_watch_opens_the_gate(store: StateStore, watch: Watch) -> None:
     ]
 
     now = CUTOVER + 4 * HOUR
-    assert marks.post_due(store, composer(), CUTOVER, now) == ["4h"]
+    assert marks.post_due(store, CUTOVER, now) == ["4h"]
     assert lines(posted(store)[0]) == [
         "RM-10 4-hour result: clean — RM-11 gate OPEN",
         "• 4-hour watch ended at 18:48Z",
@@ -215,7 +215,7 @@ def test_a_warning_in_hour_two_closes_the_gate(store: StateStore, watch: Watch) 
     # The verdict is known as soon as the alert fires, long before T0+4h.
     assert rm11_gate.gate_open_now(store, CUTOVER, CUTOVER + 3 * HOUR) is False
 
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR)
+    marks.post_due(store, CUTOVER, CUTOVER + 4 * HOUR)
     text = lines(posted(store)[0])
     assert text[0] == "RM-10 4-hour result: issues found — RM-11 gate CLOSED"
     assert "• RM-11 gate (7.4) CLOSED: WARNING alert `tables.more` at 16:18Z" in text
@@ -229,7 +229,7 @@ def test_a_critical_at_hour_five_is_outside_the_window(store: StateStore, watch:
     watch.cycle(CUTOVER + 5 * HOUR, grants=grants)
 
     assert rm11_gate.gate_verdict(store, CUTOVER).open
-    assert marks.post_due(store, composer(), CUTOVER, CUTOVER + 8 * HOUR) == ["4h", "8h"]
+    assert marks.post_due(store, CUTOVER, CUTOVER + 8 * HOUR) == ["4h", "8h"]
     four, eight = posted(store)
     assert lines(four)[0] == "RM-10 4-hour result: clean — RM-11 gate OPEN"
     assert (
@@ -256,7 +256,7 @@ def test_sentry_unknown_at_the_end_closes_the_gate(store: StateStore, watch: Wat
         "the watch was blind on `sentry` from 18:18Z (still blind):"
         " `Sentry API: 401 Unauthorized: check SENTRY_AUTH_TOKEN`"
     )
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR)
+    marks.post_due(store, CUTOVER, CUTOVER + 4 * HOUR)
     assert lines(posted(store)[0])[0] == "RM-10 4-hour result: clean — RM-11 gate CLOSED"
 
 
@@ -319,13 +319,13 @@ def test_each_mark_is_posted_once(store: StateStore, watch: Watch, tmp_path: Pat
     watch.cycles(timedelta(0), 24 * HOUR)
     names: list[str] = []
     while clock.now() < CUTOVER + 25 * HOUR:
-        names += marks.post_due(store, composer(), CUTOVER, clock.now())
+        names += marks.post_due(store, CUTOVER, clock.now())
         clock.advance(60)
     assert names == ["4h", "8h", "24h"]
     # Another process on the same file (a restarted dyno) posts nothing again.
     other = StateStore.sqlite(str(tmp_path / "state.db"))
     try:
-        assert marks.post_due(other, composer(), CUTOVER, clock.now()) == []
+        assert marks.post_due(other, CUTOVER, clock.now()) == []
         assert [m.name for m in other.timeline.marks()] == ["4h", "8h", "24h"]
         assert not any(m.late for m in other.timeline.marks())
     finally:
@@ -340,7 +340,7 @@ def test_each_mark_is_posted_once(store: StateStore, watch: Watch, tmp_path: Pat
 def test_a_mark_posted_late_says_so(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
     now = CUTOVER + 6 * HOUR
-    assert marks.post_due(store, composer(), CUTOVER, now) == ["4h"]
+    assert marks.post_due(store, CUTOVER, now) == ["4h"]
     text = lines(posted(store)[0])
     assert text[1] == "• posted late: due 2026-05-16 18:48Z, the watcher was down"
     mark = store.timeline.mark("4h")
@@ -351,7 +351,7 @@ def test_a_mark_posted_late_says_so(store: StateStore, watch: Watch) -> None:
 
 def test_a_mark_within_five_minutes_is_on_time(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR + 4 * MINUTE)
+    marks.post_due(store, CUTOVER, CUTOVER + 4 * HOUR + 4 * MINUTE)
     assert "posted late" not in posted(store)[0]
     mark = store.timeline.mark("4h")
     assert mark is not None
@@ -362,8 +362,8 @@ def test_the_final_report_says_the_worker_can_be_scaled_to_zero(
     store: StateStore, watch: Watch
 ) -> None:
     watch.cycles(timedelta(0), 24 * HOUR)
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 8 * HOUR)
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 24 * HOUR, "raxx-cutover-watcher")
+    marks.post_due(store, CUTOVER, CUTOVER + 8 * HOUR)
+    marks.post_due(store, CUTOVER, CUTOVER + 24 * HOUR, "raxx-cutover-watcher")
     final = lines(posted(store)[-1])
     assert final[0] == "RM-10 24-hour dashboard mark: final report"
     assert final[-2:] == [
@@ -375,7 +375,7 @@ def test_the_final_report_says_the_worker_can_be_scaled_to_zero(
 
 def test_the_final_report_without_the_watchers_app_name(store: StateStore, watch: Watch) -> None:
     watch.cycles(timedelta(0), 4 * HOUR)
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 25 * HOUR)
+    marks.post_due(store, CUTOVER, CUTOVER + 25 * HOUR)
     final = posted(store)[-1]
     assert "`heroku ps:scale worker=0 -a YOUR-WATCHER-APP`" in final
     # All three were missed: each says so.
@@ -470,7 +470,7 @@ def test_pg_not_available_and_tables_that_moved(store: StateStore, watch: Watch)
 def test_untrusted_text_cannot_ping_anyone(store: StateStore, watch: Watch) -> None:
     finding = Finding("logs.sqlite", State.CRITICAL, "<!channel> sqlite3 *boom*")
     watch.cycle(CUTOVER + HOUR, logs=Result.from_findings([finding], ""))
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR)
+    marks.post_due(store, CUTOVER, CUTOVER + 4 * HOUR)
     text = posted(store)[0]
     assert "<!channel>" not in text
     assert "`&lt;!channel&gt; sqlite3 *boom*`" in text
@@ -499,12 +499,10 @@ def test_the_4_hour_mark_waits_for_a_check_still_recording_inside_the_window(
     watch.cycles(timedelta(0), 4 * HOUR)
     settle = timedelta(seconds=15)
     due = CUTOVER + 4 * HOUR
-    assert (
-        marks.post_due(store, composer(), CUTOVER, due + timedelta(seconds=2), settle=settle) == []
-    )
+    assert marks.post_due(store, CUTOVER, due + timedelta(seconds=2), settle=settle) == []
     # A probe that started 5 s before T0+4h records its CRITICAL only now.
     watch.observe(due - timedelta(seconds=5), healthz=healthz_sqlite())
-    assert marks.post_due(store, composer(), CUTOVER, due + settle, settle=settle) == ["4h"]
+    assert marks.post_due(store, CUTOVER, due + settle, settle=settle) == ["4h"]
     assert store.facts.gate() is False
 
 
@@ -516,7 +514,7 @@ def test_a_four_hour_window_never_observed_is_not_called_clean(
 ) -> None:
     # T0 30 hours ago: the watcher first ran long after the 4-hour window.
     watch.cycles(30 * HOUR, 30 * HOUR + 30 * MINUTE)
-    assert marks.post_due(store, composer(), CUTOVER, CUTOVER + 30 * HOUR + 30 * MINUTE) == [
+    assert marks.post_due(store, CUTOVER, CUTOVER + 30 * HOUR + 30 * MINUTE) == [
         "4h",
         "8h",
         "24h",
@@ -625,7 +623,7 @@ def test_a_logplex_drop_is_a_blind_window_and_the_gate_stays_open_but_says_so(
         ("pg_metrics", CUTOVER + 2 * HOUR + 2 * CYCLE, CUTOVER + 2 * HOUR + 3 * CYCLE),
     ]
     assert rm11_gate.gate_verdict(store, CUTOVER).open
-    marks.post_due(store, composer(), CUTOVER, CUTOVER + 4 * HOUR + MINUTE)
+    marks.post_due(store, CUTOVER, CUTOVER + 4 * HOUR + MINUTE)
     (post,) = posted(store)
     assert "RM-11 gate OPEN" in post
     assert "blind window from 15:48Z to 16:03Z: Logplex dropped lines" in post
