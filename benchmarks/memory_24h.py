@@ -203,7 +203,7 @@ def worst_case_buckets(patterns: int = 10, hours: int = 24) -> tuple[int, int]:
     for minute in range(hours * 60):
         at = heroku_log.START + timedelta(minutes=minute)
         for pattern in chosen:
-            tally.record(Match(pattern, line), at)
+            tally.count_match(Match(pattern, line), at)
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return sum(len(c.minutes) for c in tally.patterns.values()), used

@@ -149,7 +149,7 @@ def _read(
             now = clock.now()
             tally.count_lines(1, line.timestamp, line.timestamp)
             for match in matcher.match(line, now):
-                tally.record(match, now)
+                tally.count_match(match, now)
             for reader in readers:
                 reader.add(line, now)
 

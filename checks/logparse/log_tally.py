@@ -39,7 +39,7 @@ class LogTally:
         if last is not None and (self.last_line_at is None or last > self.last_line_at):
             self.last_line_at = last
 
-    def record(self, match: Match, received_at: datetime) -> None:
+    def count_match(self, match: Match, received_at: datetime) -> None:
         """Count a match at its line's own time, or when it was received if it has none."""
         at = match.line.timestamp or received_at
         counts = self.patterns.setdefault(match.pattern.id, PatternCounts())

@@ -242,7 +242,7 @@ class LogFollower:
             self._tally.count_lines(1, line.timestamp, line.timestamp)
             matches = list(self._matcher.match(line, now))
             for match in matches:
-                self._tally.record(match, now)
+                self._tally.count_match(match, now)
             for reader in self._readers:
                 reader.add(line, now)
         self._health = replace(

@@ -111,7 +111,7 @@ def _take(searched: _Searched, matcher: LogMatcher, tally: LogTally, now: dateti
     tally.count_lines(searched.lines, first.timestamp, last.timestamp)
     for raw in searched.candidates:
         for match in matcher.match(parse(raw.decode("utf-8", "replace")), now):
-            tally.record(match, now)
+            tally.count_match(match, now)
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -11,7 +11,7 @@ from tests.support.clock import CUTOVER
 def record(tally: LogTally, text: str, received_minutes: float = 0) -> None:
     received = CUTOVER + timedelta(minutes=received_minutes)
     for match in LogMatcher(catalogue("raptor_app")).match(parse(text), received):
-        tally.record(match, received)
+        tally.count_match(match, received)
 
 
 def stamp(minutes: float) -> str:

@@ -77,7 +77,7 @@ def feed(watch: Watch, raw: str) -> None:
         watch.tally.count_lines(1, line.timestamp, line.timestamp)
         matches = list(watch.matcher.match(line, now))
         for match in matches:
-            watch.tally.record(match, now)
+            watch.tally.count_match(match, now)
     key = hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
     for match in matches:
         watch.on_log_match(match, key)
