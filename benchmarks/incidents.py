@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry
 
 from benchmarks import heroku_log
 from benchmarks.db_connections import clean_environ, settings_environ
+from checks.logparse.log_patterns import LogMatcher, catalogue
 from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
 from tests.fakes.heroku import FakeHeroku
@@ -167,14 +168,12 @@ def watch_marks(log: list[str], directory: Path) -> list[str]:
         follower = LogFollower(
             HerokuApi(http, config, clock),
             http,
-            watch.matcher,
-            watch.tally,
-            watch.tally_lock,
+            LogMatcher(catalogue(settings.app_role), settings.own_dyno),
             clock,
             on_match=watch.on_log_match,
             readers=watch.log_readers,
         )
-        watch.follower = follower
+        watch.attach(follower)
         holder["watch"] = watch
         follower_box.append(follower)
         follower.run()

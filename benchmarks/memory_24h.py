@@ -6,7 +6,7 @@ A 24-hour log (benchmarks/heroku_log.py: `--lines` lines spread over 24 h from T
 and near misses included) goes through the watcher's own follower-side objects as `watcher
 run` wires them (watcher/daemon.py): `LogFollower.run()` tailing a log session (the Heroku API
 and Logplex answered in process by httpx.MockTransport, Cedar's framing, one line per chunk
-as a quiet app's tail sends them), `Watch.matcher`, `Watch.tally` under `Watch.tally_lock`,
+as a quiet app's tail sends them), the follower's own matcher and tally under its lock,
 `Watch.on_log_match`, and `Watch.escalate_logs` every 0.5 s of log time (the daemon's
 ESCALATE_SECONDS) with a SQLite state store, its Notifier and Escalation. The FakeClock moves
 to each line's timestamp before the line is sent, so 24 h pass in seconds. Not included: the
@@ -160,22 +160,21 @@ def simulate(lines: int, directory: Path, seed: int = 1) -> Result:
             API_URL, API_URL, settings.heroku_api_key.get_secret_value(), settings.app
         )
         # As Daemon._start_follower wires it.
+        matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
         follower = LogFollower(
             HerokuApi(http, config, clock),
             http,
-            watch.matcher,
-            watch.tally,
-            watch.tally_lock,
+            matcher,
             clock,
             on_match=watch.on_log_match,
             remembered=watch.remembered_lines(),
             readers=watch.log_readers,
         )
-        watch.follower = follower
+        watch.attach(follower)
         holder.update(watch=watch, follower=follower)
         gc.collect()
         follower.run()  # here, not in a thread: the fake clock needs no locking then
-        tally = watch.tally
+        tally = follower.tally
         result.log_hours = (clock.now() - heroku_log.START).total_seconds() / 3600
         result.tally_lines = tally.lines
         result.lines_seen = follower.health.lines_seen
@@ -183,7 +182,7 @@ def simulate(lines: int, directory: Path, seed: int = 1) -> Result:
         result.buckets = {p: len(c.minutes) for p, c in tally.patterns.items()}
         result.stored_matches = store.history.log_counts(heroku_log.START - timedelta(days=1))
         result.recent = len(follower.remembered())
-        result.dynos = len(watch.matcher._dynos)
+        result.dynos = len(matcher._dynos)
         result.outbox = store.outbox.counts()
         result.alerts = sorted(a.id for a in store.alerts.find())
     store.close()
@@ -222,7 +221,7 @@ def main(argv: list[str]) -> int:
         return 0
     print(
         f"{r.lines:,} lines over {r.log_hours:.1f} h of log time through LogFollower.run() ->"
-        f" Watch.matcher, Watch.tally, Watch.on_log_match, Watch.escalate_logs every"
+        f" its matcher and tally, Watch.on_log_match, Watch.escalate_logs every"
         f" {daemon.ESCALATE_SECONDS:g} s of log time ({r.escalate_calls:,} calls,"
         f" {r.escalations} with matches) on a SQLite state store; {r.sessions} log session"
     )

@@ -1564,7 +1564,7 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
         daemon=True,
     )
     thread.start()
-    rig.cleanups.append(lambda: (daemon.stop.set(), watch.wake.set(), thread.join(5)))
+    rig.cleanups.append(lambda: (daemon.stop.set(), watch.wake(), thread.join(5)))
     name = urlsplit(url).path.lstrip("/")
     assert rig.db is not None
     with contextlib.closing(rig.db.server.admin()) as admin, admin.cursor() as cur:
@@ -1576,7 +1576,7 @@ def _run_shared_store(cell: Cell, rig: StoreRig) -> None:
         assert rig.slack.messages == []
         cur.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
     store.outbox.enqueue([Message("post", Notice.text("CRITICAL page"))], rig.clock.now())
-    watch.wake.set()
+    watch.wake()
     _until(lambda: len(rig.slack.messages) >= 1)
     _until(lambda: watch.self_report().result.state == State.OK)
     assert [m.text for m in rig.slack.messages] == ["CRITICAL page"] * expect.pages

@@ -174,11 +174,12 @@ class Daemon:
             self.monitor.report_failure(text, job=job)
 
     def _start_follower(self, watch: Watch) -> None:
-        watch.follower = self.parts.follower(watch)
-        if watch.follower is None:
+        follower = self.parts.follower(watch)
+        if follower is None:
             log.warning("no HEROKU_API_KEY: the log stream is not followed")
             return
-        self._thread("follow-logs", watch.follower.run)
+        watch.attach(follower)
+        self._thread("follow-logs", follower.run)
 
     def _deliver(self, watch: Watch) -> None:
         """One pass of the delivery thread: send what is due, then sleep until more is."""
@@ -189,8 +190,7 @@ class Daemon:
         wait = DELIVERY_POLL_SECONDS
         if due is not None:
             wait = min(wait, max(0.05, (due - self.clock.now()).total_seconds()))
-        watch.wake.wait(wait)
-        watch.wake.clear()
+        watch.wait_for_work(wait)
 
     def _supervised(self, watch: Watch, name: str, work: Callable[[], Any], seconds: float) -> None:
         """Run `work` until stopped; a failing iteration is logged once per kind, counted,
@@ -300,9 +300,8 @@ class Daemon:
     ) -> None:
         started = time.monotonic()
         scheduler.shutdown(wait=False)
-        if watch.follower is not None:
-            watch.follower.stop()
-        watch.wake.set()
+        watch.stop_following()
+        watch.wake()
         try:
             watch.save_follower()
             watch.escalate_logs()

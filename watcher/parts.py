@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import httpx
 from prometheus_client import CollectorRegistry
 
+from checks.logparse.log_patterns import LogMatcher, catalogue
 from checks.logparse.log_window import LogWindow
 from checks.registry import Registry
 from checks.sources.clock import Clock
@@ -123,9 +124,7 @@ class Parts:
         return LogFollower(
             heroku,
             self.http,
-            watch.matcher,
-            watch.tally,
-            watch.tally_lock,
+            LogMatcher(catalogue(self.settings.app_role), self.settings.own_dyno),
             self.clock,
             on_match=watch.on_log_match,
             remembered=watch.remembered_lines(),

@@ -14,8 +14,7 @@ import httpx
 
 from checks import logs, pg_metrics, router
 from checks.check import AnyCheck
-from checks.logparse.log_patterns import LogMatcher, Match, catalogue
-from checks.logparse.log_tally import LogTally
+from checks.logparse.log_patterns import Match, catalogue
 from checks.logparse.log_window import Coverage, LogWindow
 from checks.registry import Registry
 from checks.result import Result, State
@@ -65,10 +64,7 @@ class Watch:
         self.redactor = redactor
         # T0 survives restarts: the setting, else the first start kept in the store.
         self.t0 = settings.cutover_at or store.facts.keep_watch_start(clock.now())
-        self.matcher = LogMatcher(catalogue(settings.app_role), settings.own_dyno)
-        self.tally = LogTally()
-        self.tally_lock = threading.Lock()
-        # What the follower feeds the `router` and `pg_metrics` checks, under the same lock.
+        # What the follower feeds the `router` and `pg_metrics` checks, under its lock.
         self.router_stats = router.RouterStats(
             self.t0,
             timedelta(seconds=settings.router_window),
@@ -76,9 +72,9 @@ class Watch:
         )
         self.pg_samples = pg_metrics.PgSamples(self.t0)
         self.log_readers: tuple[logs.LineReader, ...] = (self.router_stats, self.pg_samples)
-        self.follower: LogFollower | None = None
+        self._follower: LogFollower | None = None
         # Set when something was queued: the delivery loop wakes at once.
-        self.wake = threading.Event()
+        self._wake = threading.Event()
         self._problems: dict[str, str] = {}
         self._problems_lock = threading.Lock()
         self._new_matches: list[LogMatchCount] = []
@@ -87,8 +83,32 @@ class Watch:
         self._gaps_kept = 0
         self._logged_done = False
         self._lines_exported = 0
-        metrics.start_counting((p.id for p in self.matcher.patterns), (c.name for c in CHANNELS))
-        self._restore_log_counts()
+        self._export_lock = threading.Lock()
+        metrics.start_counting(
+            (p.id for p in catalogue(settings.app_role)), (c.name for c in CHANNELS)
+        )
+
+    # -- the follower ------------------------------------------------------------------------
+
+    def attach(self, follower: LogFollower) -> None:
+        """Judge the log from `follower`'s counts from now on, restoring the counts kept
+        before a restart into it first."""
+        self._restore_log_counts(follower)
+        self._follower = follower
+
+    def stop_following(self) -> None:
+        """Stop the follower (if any) soon; its memory is kept by `save_follower`."""
+        if self._follower is not None:
+            self._follower.stop()
+
+    def wait_for_work(self, seconds: float) -> None:
+        """Sleep up to `seconds`, or until something was queued for delivery."""
+        self._wake.wait(seconds)
+        self._wake.clear()
+
+    def wake(self) -> None:
+        """Wake the delivery loop now."""
+        self._wake.set()
 
     # -- the jobs ---------------------------------------------------------------------------
 
@@ -119,7 +139,7 @@ class Watch:
             raise
         report = CheckReport("logs", logs.SOP, redacted(self._logs_result(), self.redactor), 0.0)
         self.notifier.observe([report], now)
-        self.wake.set()
+        self._wake.set()
         return True
 
     def post_marks(self) -> list[str]:
@@ -133,7 +153,7 @@ class Watch:
         for name in posted:
             log.info("posted the %s mark", name, extra={"fields": {"mark": name}})
         if posted:
-            self.wake.set()
+            self._wake.set()
         self.metrics.watch(
             phases.elapsed_seconds(self.t0, now), rm11_gate.gate_open_now(self.store, self.t0, now)
         )
@@ -156,8 +176,8 @@ class Watch:
 
     def save_follower(self) -> None:
         """Keep the follower's memory of counted lines, so a restart does not count them again."""
-        if self.follower is not None:
-            self.store.facts.keep_follower_memory(self.follower.remembered())
+        if self._follower is not None:
+            self.store.facts.keep_follower_memory(self._follower.remembered())
 
     def remembered_lines(self) -> list[str]:
         """The lines counted lately: the follower's saved memory, then every line whose
@@ -177,7 +197,7 @@ class Watch:
 
     def _keep_gaps(self) -> None:
         """Keep the follower's new stream gaps as blind windows (the marks list them)."""
-        follower = self.follower
+        follower = self._follower
         if follower is None:
             return
         windows = follower.health.gap_windows
@@ -224,7 +244,7 @@ class Watch:
             # With the follower, the checks that judge the log judge its lines (under its
             # lock); without it (no HEROKU_API_KEY), one one-shot session serves them all.
             followed = (
-                [c for c in self.checks.select(names) if c.reads_log] if self.follower else []
+                [c for c in self.checks.select(names) if c.reads_log] if self._follower else []
             )
             planned = checkset.planned([n for n in names if n not in {c.name for c in followed}])
             planned += [
@@ -246,28 +266,35 @@ class Watch:
             self.problem("store", str(exc))
             if not known:  # once per outage, not once per probe
                 log.error("state store: %s", exc)
-        self.wake.set()
+        self._wake.set()
         self.export_self(at)
         return reports
 
     def _logs_result(self) -> Result:
-        window = self._follower_window()
-        with self.tally_lock:
-            return logs.evaluate(window.tally, window.matcher, window.read_at, window.coverage)
+        return self._judge_followed(
+            lambda window: logs.evaluate(
+                window.tally, window.matcher, window.read_at, window.coverage
+            )
+        )
 
     def _follower_judge(self, check: AnyCheck, sources: CheckSet) -> Callable[[], Result]:
-        def judge() -> Result:
-            window = self._follower_window()
-            # Under the lock: the follower goes on feeding the counts while a cycle reads them.
-            with self.tally_lock:
-                return check.evaluate(window, sources)
+        return lambda: self._judge_followed(lambda window: check.evaluate(window, sources))
 
-        return judge
+    def _judge_followed(self, evaluate: Callable[[LogWindow], Result]) -> Result:
+        """`evaluate` on the follower's counts as a log window, under the follower's lock."""
+        follower = self._follower
+        assert follower is not None  # only the checks the follower feeds come here
+        now, coverage = self.clock.now(), self._follower_coverage()
+        return follower.judge(
+            lambda tally, matcher: evaluate(
+                LogWindow(tally, matcher, now, coverage, self.router_stats, self.pg_samples)
+            )
+        )
 
-    def _follower_window(self) -> LogWindow:
-        """The follower's counts as a log window, with the stream's health as its coverage."""
+    def _follower_coverage(self) -> Coverage:
+        """The stream's health, as the coverage of the follower's counts."""
         now = self.clock.now()
-        follower = self.follower
+        follower = self._follower
         health = follower.health if follower is not None else None
         self.metrics.log_stream(
             bool(health and health.connected), health.reconnects if health else 0
@@ -283,22 +310,19 @@ class Watch:
         )
         if health is not None:
             self.metrics.log_gaps(health.gaps)
-        coverage = Coverage(
-            f"following the log stream since T0 ({lines} lines this run)", problem, gaps
-        )
-        with self.tally_lock:
-            # Under the lock: the cycle and the escalation thread both get here.
+        with self._export_lock:
+            # Under a lock: the cycle and the escalation thread both get here.
             self.metrics.log_read(max(0, lines - self._lines_exported), [])
             self._lines_exported = max(self._lines_exported, lines)
-        return LogWindow(
-            self.tally, self.matcher, now, coverage, self.router_stats, self.pg_samples
+        return Coverage(
+            f"following the log stream since T0 ({lines} lines this run)", problem, gaps
         )
 
     def export_self(self, at: datetime) -> None:
         """Show the watcher's own health; needs no store (it is built from memory)."""
         self.metrics.observe([self.self_report()], at)
 
-    def _restore_log_counts(self) -> None:
+    def _restore_log_counts(self, follower: LogFollower) -> None:
         # The last 30 minutes of matches decide the `logs` alerts: a restart must not forget
         # them (the new session's replay skips lines counted before, see log_follower.py).
         try:
@@ -306,6 +330,4 @@ class Watch:
         except StateStoreError as exc:
             log.error("state store: %s", exc)
             return
-        with self.tally_lock:
-            for pattern, minute, count in rows:
-                self.tally.restore(pattern, minute, count, _RESTORED_SAMPLE)
+        follower.restore(rows, _RESTORED_SAMPLE)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from checks.logparse.log_patterns import LogMatcher, catalogue
 from checks.result import State
 from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
@@ -233,15 +234,13 @@ def test_a_gap_the_replay_cannot_cover_is_a_warning_a_blind_window_and_a_metric(
                 run.clock,
             ),
             run.http,
-            watch.matcher,
-            watch.tally,
-            watch.tally_lock,
+            LogMatcher(catalogue(watch.settings.app_role), watch.settings.own_dyno),
             run.clock,
             on_match=watch.on_log_match,
             replay_lines=3,
             idle_timeout=5,
         )
-        watch.follower = follower
+        watch.attach(follower)
         logplex.history = [_line(m, f"app[web.1]: GET /q/{m} 200") for m in range(3)]
         thread = threading.Thread(target=follower.run, daemon=True)
         thread.start()

@@ -14,11 +14,11 @@ import hashlib
 import logging
 import socket
 import threading
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT = 15 * 60.0  # the Heroku CLI's own: a tail silent this long is dead
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 5.0
 SESSION_BUDGET = 30.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,16 +69,15 @@ class _Stopped(Exception):
 
 
 class LogFollower:
-    """Tails the log into `tally` and `readers` (guarded by `lock`); `on_match` hears each match
-    at once, with the line's key (its digest, hex), which the state store keeps with the count."""
+    """Tails the log into its own tally (matched by its matcher) and `readers`, under its lock;
+    `on_match` hears each match at once, with the line's key (its digest, hex), which the state
+    store keeps with the count."""
 
     def __init__(
         self,
         api: HerokuApi,
         http: httpx.Client,
         matcher: LogMatcher,
-        tally: LogTally,
-        lock: threading.Lock,
         clock: Clock,
         on_match: Callable[[Match, str], None] = lambda match, key: None,
         idle_timeout: float = IDLE_TIMEOUT,
@@ -85,19 +86,23 @@ class LogFollower:
         readers: Sequence[LineReader] = (),
     ) -> None:
         self._api, self._http, self._matcher = api, http, matcher
-        # The `router` and `pg_metrics` counts: fed every line, under `lock` like the tally.
+        # The `router` and `pg_metrics` counts: fed every line, under the lock like the tally.
         self._readers = tuple(readers)
-        self._tally, self._lock, self._clock = tally, lock, clock
+        self._tally, self._lock, self._clock = LogTally(), threading.Lock(), clock
         self._on_match = on_match
         self._idle_timeout = idle_timeout
         self._replay_lines = replay_lines
         self._stop = threading.Event()
         self._socket: socket.socket | None = None
         self._health = FollowerHealth()
+        # Counted apart from `_health`, which is rebuilt only when it changes otherwise: a new
+        # FollowerHealth per line costs more than the rest of a line's reading.
+        self._lines_seen = 0
+        self._last_line_at: datetime | None = None
         # The lines counted lately (as digests), with how often: what a new session's replay
         # may repeat. `remembered` carries them over a restart, from the state store.
         self._recent: deque[bytes] = deque()
-        self._recent_count: Counter[bytes] = Counter()
+        self._recent_count: dict[bytes, int] = {}
         self._recent_limit = 2 * replay_lines
         # The time of the last line read: where a gap starts.
         self._last_line_time: datetime | None = None
@@ -105,19 +110,36 @@ class LogFollower:
             with contextlib.suppress(ValueError):
                 self._remember_key(bytes.fromhex(key))
 
+    @property
+    def tally(self) -> LogTally:
+        """The counts so far; read them through `judge` while the follower runs."""
+        return self._tally
+
+    def judge(self, evaluate: Callable[[LogTally, LogMatcher], T]) -> T:
+        """`evaluate` on the counts and the matcher that made them, under the lock: the
+        follower goes on counting while a cycle reads them."""
+        with self._lock:
+            return evaluate(self._tally, self._matcher)
+
+    def restore(self, minutes: Iterable[tuple[str, datetime, int]], sample: str) -> None:
+        """Counts kept from before a restart: (pattern, minute, matches) each."""
+        with self._lock:
+            for pattern, minute, count in minutes:
+                self._tally.restore(pattern, minute, count, sample)
+
     def remembered(self) -> list[str]:
         """The digests of the lines counted lately, oldest first, for the state store."""
         return [key.hex() for key in list(self._recent)]
 
     @property
     def health(self) -> FollowerHealth:
-        return self._health
+        return replace(self._health, lines_seen=self._lines_seen, last_line_at=self._last_line_at)
 
     def run(self) -> None:
         """Follow until `stop()`; every failure is a reconnect after a back-off, never an exit."""
         backoff = FIRST_BACKOFF
         while not self._stop.is_set():
-            lines_before = self._health.lines_seen
+            lines_before = self._lines_seen
             try:
                 problem = self._follow_one_session()
             except _Stopped:
@@ -134,7 +156,7 @@ class LogFollower:
                 problem = f"log follower failed: {type(exc).__name__}"
             if self._stop.is_set():
                 break
-            if self._health.lines_seen > lines_before:
+            if self._lines_seen > lines_before:
                 backoff = FIRST_BACKOFF  # it worked for a while: reconnect quickly
             self._health = replace(
                 self._health,
@@ -210,7 +232,7 @@ class LogFollower:
             if replay_left:
                 replay_left -= 1
                 key = _digest(raw)
-                known = counted[key] > 0
+                known = counted.get(key, 0) > 0
                 if oldest and not known:
                     # The replay's oldest line should be one counted before; if not, the
                     # replay does not reach back to where the last session ended.
@@ -219,7 +241,7 @@ class LogFollower:
                 if known:
                     counted[key] -= 1
                     continue
-            self._take(raw)
+            self.take(raw)
 
     def _note_gap(self, first_after: datetime | None) -> None:
         window = (self._last_line_time, first_after)
@@ -232,7 +254,9 @@ class LogFollower:
         )
         log.warning("log stream: %s", self._health.last_error)
 
-    def _take(self, raw: bytes) -> None:
+    def take(self, raw: bytes) -> None:
+        """One line as read from the stream: remembered, counted, matched, given to the readers
+        and to `on_match`."""
         key = _digest(raw)
         self._remember_key(key)
         line = parse(raw.decode("utf-8", "replace"))
@@ -245,9 +269,8 @@ class LogFollower:
                 self._tally.count_match(match, now)
             for reader in self._readers:
                 reader.add(line, now)
-        self._health = replace(
-            self._health, lines_seen=self._health.lines_seen + 1, last_line_at=now
-        )
+        self._lines_seen += 1
+        self._last_line_at = now
         for match in matches:
             try:
                 self._on_match(match, key.hex())
@@ -255,13 +278,16 @@ class LogFollower:
                 log.exception("a match listener failed; following on")
 
     def _remember_key(self, key: bytes) -> None:
-        self._recent.append(key)
-        self._recent_count[key] += 1
-        if len(self._recent) > self._recent_limit:
-            oldest = self._recent.popleft()
-            self._recent_count[oldest] -= 1
-            if not self._recent_count[oldest]:
-                del self._recent_count[oldest]
+        recent, count = self._recent, self._recent_count
+        recent.append(key)
+        count[key] = count.get(key, 0) + 1
+        if len(recent) > self._recent_limit:
+            oldest = recent.popleft()
+            left = count[oldest] - 1
+            if left:
+                count[oldest] = left
+            else:
+                del count[oldest]
 
 
 def _digest(raw: bytes) -> bytes:

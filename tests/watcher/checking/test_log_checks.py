@@ -159,8 +159,6 @@ def test_follower_and_one_shot_give_the_same_verdict(heroku: FakeHeroku, tmp_pat
             api,
             http,
             matcher,
-            LogTally(),
-            threading.Lock(),
             clock,
             readers=(stats, samples),
         )

@@ -75,19 +75,16 @@ def running(request: pytest.FixtureRequest) -> Iterator[Running]:
         api = HerokuApi(
             http, HerokuConfig(heroku.url, heroku.url, heroku_fake.TOKEN, heroku_fake.APP), clock
         )
-        tally = LogTally()
         matches: list[Match] = []
         follower = LogFollower(
             api,
             http,
             LogMatcher(catalogue("raptor_app"), "worker.1"),
-            tally,
-            threading.Lock(),
             clock,
             on_match=lambda match, key: matches.append(match),
             idle_timeout=2.0,
         )
-        state = Running(follower, tally, clock, heroku, logplex, matches)
+        state = Running(follower, follower.tally, clock, heroku, logplex, matches)
         try:
             yield state
         finally:
@@ -230,8 +227,6 @@ def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
             api,
             http,
             LogMatcher(catalogue("raptor_app")),
-            LogTally(),
-            threading.Lock(),
             clock,
             replay_lines=3,
             idle_timeout=5,
@@ -297,13 +292,10 @@ def test_a_restarted_follower_skips_the_lines_counted_before_it(running: Running
     assert running.thread is not None
     running.thread.join(5)
     # A new process: a new follower and tally, with only what the state store kept.
-    tally = LogTally()
     again = LogFollower(
         running.follower._api,  # the same Heroku client; only the follower is new
         running.follower._http,
         LogMatcher(catalogue("raptor_app"), "worker.1"),
-        tally,
-        threading.Lock(),
         running.clock,
         idle_timeout=2.0,
         remembered=remembered,
@@ -313,7 +305,7 @@ def test_a_restarted_follower_skips_the_lines_counted_before_it(running: Running
     try:
         running.logplex.push(line(9, "app[web.1]: GET /healthz 200"))
         wait_until(lambda: again.health.lines_seen == 1)
-        assert tally.lines == 1 and "permission_denied" not in tally.patterns
+        assert again.tally.lines == 1 and "permission_denied" not in again.tally.patterns
         assert again.health.gaps == 0
     finally:
         again.stop()

@@ -8,7 +8,6 @@ and `Watch.on_log_match`. Built once: the store is then read by every report tes
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from checks.logparse.log_line import parse
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
@@ -30,6 +28,7 @@ from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
 from tests.support.postgres import PgServer, watched_database
+from watcher.logs.follower import LogFollower
 from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.settings import Settings, load_settings
@@ -69,18 +68,9 @@ def connections_at(elapsed: int) -> int:
     return 6 + (elapsed // HOUR) % 5
 
 
-def feed(watch: Watch, raw: str) -> None:
+def feed(watch: Watch, follower: LogFollower, raw: str) -> None:
     """One log line as the follower takes it: counted, matched, handed to the watch."""
-    line = parse(raw)
-    now = watch.clock.now()
-    with watch.tally_lock:
-        watch.tally.count_lines(1, line.timestamp, line.timestamp)
-        matches = list(watch.matcher.match(line, now))
-        for match in matches:
-            watch.tally.count_match(match, now)
-    key = hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
-    for match in matches:
-        watch.on_log_match(match, key)
+    follower.take(raw.encode())
     watch.escalate_logs()
 
 
@@ -101,7 +91,9 @@ def simulate(settings: Settings, fakes: dict[str, object], clock: FakeClock, hou
         watch = parts.watch()
         # Wired as the daemon wires it, so the cycle judges the tally the lines are fed into;
         # its thread is not started: `feed` hands it the lines.
-        watch.follower = parts.follower(watch)
+        follower = parts.follower(watch)
+        assert follower is not None
+        watch.attach(follower)
         try:
             # Past the end, so that the 24-hour mark is posted (it waits for a running check).
             for elapsed in range(0, hours * HOUR + 2 * HEALTHZ_EVERY + 1, HEALTHZ_EVERY):
@@ -109,7 +101,11 @@ def simulate(settings: Settings, fakes: dict[str, object], clock: FakeClock, hou
                 sick = INCIDENT_START <= elapsed < INCIDENT_END
                 healthz.reply = healthy(db="sqlite" if sick else "postgresql")
                 if sick and elapsed % 300 == 0:
-                    feed(watch, app_line(now, "sqlite3.OperationalError: database is locked"))
+                    feed(
+                        watch,
+                        follower,
+                        app_line(now, "sqlite3.OperationalError: database is locked"),
+                    )
                 if elapsed == SENTRY_DOWN_START:
                     sentry.failures = [json_reply({"detail": "unavailable"}, 503)] * 40
                 if elapsed == SENTRY_DOWN_END:
