@@ -218,6 +218,9 @@ class LogMatcher:
         if self._own_dyno and line.dyno == self._own_dyno:
             return  # the watcher's own dyno: its output and its restarts are not the app's
         text = _searchable(line).lower()
+        if self._search(text) is None:
+            # No needle of any pattern (nor a restart's message) is in the line: most lines.
+            return
         for pattern in self.patterns:
             if not _applies(pattern, line):
                 continue
