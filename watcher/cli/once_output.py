@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.result import State, worst
-from watcher.checking.runner import CheckReport
-from watcher.notify.delivery import DeliveryReport
+
+if TYPE_CHECKING:
+    # Types only: `watcher scan` imports this module for `printable`, and is timed against grep
+    # (the runner and the delivery would bring httpx and the rest in).
+    from watcher.checking.runner import CheckReport
+    from watcher.notify.delivery import DeliveryReport
 
 _COLOURS = {
     State.OK: "\033[32m",
