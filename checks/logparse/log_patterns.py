@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -213,22 +213,23 @@ class LogMatcher:
             at = self._search(data, line_end, end)
         return found
 
-    def match(self, line: LogLine, received_at: datetime) -> Iterator[Match]:
+    def match(self, line: LogLine, received_at: datetime) -> list[Match]:
         """The patterns one line matches under the catalogue's rules."""
         if self._own_dyno and line.dyno == self._own_dyno:
-            return  # the watcher's own dyno: its output and its restarts are not the app's
+            return []  # the watcher's own dyno: its output and its restarts are not the app's
         text = _searchable(line).lower()
         if self._search(text) is None:
             # No needle of any pattern (nor a restart's message) is in the line: most lines.
-            return
-        for pattern in self.patterns:
-            if not _applies(pattern, line):
-                continue
-            if any(n in text for n in self._lowered[pattern.id]):
-                yield Match(pattern, line)
+            return []
+        found = [
+            Match(pattern, line)
+            for pattern in self.patterns
+            if _applies(pattern, line) and any(n in text for n in self._lowered[pattern.id])
+        ]
         loop = self._restart_loop
         if loop and line.source in (PLATFORM, None) and self._is_restart_loop(line, received_at):
-            yield Match(loop, line)
+            found.append(Match(loop, line))
+        return found
 
     def _is_restart_loop(self, line: LogLine, received_at: datetime) -> bool:
         at = line.timestamp or received_at

@@ -264,7 +264,7 @@ class LogFollower:
         self._last_line_time = line.timestamp or now
         with self._lock:
             self._tally.count_lines(1, line.timestamp, line.timestamp)
-            matches = list(self._matcher.match(line, now))
+            matches = self._matcher.match(line, now)
             for match in matches:
                 self._tally.count_match(match, now)
             for reader in self._readers:
