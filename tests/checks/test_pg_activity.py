@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from checks import pg_activity
-from checks.pg_activity import (
+from checks.pg_activity import ActivityThresholds
+from checks.result import Result, State
+from checks.sources.activity_probe import (
     Activity,
-    ActivityThresholds,
     OwnedSequence,
     Session,
     SessionState,
     UnanalyzedTable,
     query_head,
 )
-from checks.result import Result, State
 from checks.sources.clock import SystemClock
 from checks.sources.database import Database, DatabaseOptions
 from tests.support.postgres import WatchedDatabase, limited_credential
