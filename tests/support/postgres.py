@@ -215,10 +215,12 @@ def grants_sql(role: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def watched_database(server: PgServer) -> Iterator[WatchedDatabase]:
-    """A fresh database from the template, a fresh app role with the 4.6 grants; dropped after."""
+def watched_database(server: PgServer, app_role: str | None = None) -> Iterator[WatchedDatabase]:
+    """A fresh database from the template, a fresh app role with the 4.6 grants; dropped after.
+    The role is `app_role` on a server of one's own, else unique (roles are server-wide)."""
     suffix = secrets.token_hex(4)
-    db = WatchedDatabase(server, f"raxx_{suffix}", f"raptor_app_{suffix}", secrets.token_hex(8))
+    role = app_role or f"raptor_app_{suffix}"
+    db = WatchedDatabase(server, f"raxx_{suffix}", role, secrets.token_hex(8))
     with contextlib.closing(server.admin()) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE ROLE {db.app_role} LOGIN PASSWORD %s", (db.app_password,))
         cur.execute(f"CREATE DATABASE {db.name} TEMPLATE {TEMPLATE} OWNER {OWNER}")

@@ -17,6 +17,54 @@ from typing import NoReturn
 
 from tests.support.stand_in import add_options, stand_in
 
+# What each option makes `watcher once` show: (check, state, finding id). `--help` prints it;
+# tests/test_sandbox.py runs every one and holds it to this.
+EFFECTS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("--healthz", "sqlite"): ("healthz", "CRITICAL", "healthz.db_sqlite"),
+    ("--healthz", "maintenance"): ("healthz", "CRITICAL", "healthz.maintenance"),
+    ("--sentry", "unrelated"): ("sentry", "WARNING", "a new KeyError issue"),
+    ("--sentry", "operational"): ("sentry", "CRITICAL", "a new OperationalError issue"),
+    ("--log", "grant-drift"): ("logs", "CRITICAL", "logs.permission_denied"),
+    ("--log", "memory"): ("logs", "WARNING", "logs.memory"),
+    ("--pg", "busy"): ("pg_info", "CRITICAL", "pg_info.connections"),
+    ("--pg", "over-capacity"): ("pg_info", "CRITICAL", "pg_info.status"),
+    ("--break", "grant"): ("grants", "CRITICAL", "grants.table_privileges"),
+    ("--break", "alembic-grant"): ("grants", "CRITICAL", "grants.migration_tables"),
+    ("--break", "nologin"): ("grants", "CRITICAL", "grants.role_nologin"),
+    ("--break", "table"): ("tables", "CRITICAL", "tables.fewer"),
+    ("--break", "revision"): ("migrations", "WARNING", "migrations.changed"),
+    ("--break", "sequence"): ("pg_activity", "CRITICAL", "pg_activity.sequence_behind"),
+    ("--break", "analyze"): ("pg_activity", "WARNING", "pg_activity.not_analyzed"),
+    ("--session", "long-query"): ("pg_activity", "WARNING", "pg_activity.long_query"),
+    ("--session", "idle-in-transaction"): (
+        "pg_activity",
+        "WARNING",
+        "pg_activity.idle_in_transaction",
+    ),
+    ("--session", "blocked"): ("pg_activity", "WARNING", "pg_activity.blocked"),
+    ("--credential", "limited"): ("pg_activity", "UNKNOWN", "pg_activity.visibility"),
+}
+# --session shows only past the thresholds; the stand-in holds sessions for 2 s.
+SESSION_SETTINGS = "WATCHER_PG_LONG_QUERY_SECONDS=1 WATCHER_PG_IDLE_IN_TRANSACTION_SECONDS=1 WATCHER_PG_BLOCKED_SECONDS=1"
+
+
+def epilog() -> str:
+    """The help's table: which state each option produces."""
+    rows = [f"  {o} {v}".ljust(36) + f"{c} {s} ({f})" for (o, v), (c, s, f) in EFFECTS.items()]
+    return "\n".join(
+        [
+            "Without options every check is OK (exit 0). Each option breaks one thing;"
+            " `watcher once` then shows:",
+            *rows,
+            f"--session needs low thresholds to be reported, e.g. {SESSION_SETTINGS}"
+            " scripts/try-locally --session blocked.",
+            "",
+            "The watcher's own options go to `watcher once`: scripts/try-locally --json,"
+            " --check NAME (repeatable), --notify (posts to the stand-in Slack); or put them"
+            " after --, e.g. scripts/try-locally --break grant -- --json --check grants.",
+        ]
+    )
+
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors exit 3, as the watcher's own do: 2 would read as CRITICAL."""
@@ -26,17 +74,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(3, f"{self.prog}: error: {message}\n")
 
 
-def main(argv: list[str]) -> int:
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The stand-in's options, and the rest for `watcher once`: after `--`, and any option
+    of `watcher once` (`--json`, `--check NAME`) given without it."""
     parser = _Parser(
         prog="scripts/try-locally",
         description="watcher once against a throwaway PostgreSQL and local stand-ins for /healthz,"
-        " Sentry, Heroku, Logplex and Slack (what scripts/fakes serves); "
-        "arguments after -- go to `watcher once` (e.g. -- --json)",
+        " Sentry, Heroku, Logplex and Slack (what scripts/fakes serves); the cutover was two"
+        " hours ago.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # `--c` must not be taken for `--credential` when `watcher once --check` was meant.
+        allow_abbrev=False,
     )
     add_options(parser)
     split = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:split])
-    once_args = argv[split + 1 :]
+    args, passed = parser.parse_known_args(argv[:split])
+    return args, [*passed, *argv[split + 1 :]]
+
+
+def main(argv: list[str]) -> int:
+    args, once_args = parse(argv)
     with stand_in(args) as running:
         env = {
             **os.environ,

@@ -160,6 +160,11 @@ def _server() -> contextlib.AbstractContextManager[PgServer]:
     return contextlib.nullcontext(PgServer(url)) if url else throwaway_server()
 
 
+def _app_role() -> str | None:
+    """The runbook's role name on a throwaway server; a unique one on a shared server."""
+    return None if os.environ.get("WATCHER_TEST_DATABASE_URL") else "raptor_app"
+
+
 @contextlib.contextmanager
 def stand_in(args: argparse.Namespace) -> Iterator[StandIn]:
     """Every fake started and filled as `args` says (see `add_options`), until the end."""
@@ -172,7 +177,7 @@ def stand_in(args: argparse.Namespace) -> Iterator[StandIn]:
         FakeSlack() as slack,
     ):
         prepare_server(server)
-        with watched_database(server) as db:
+        with watched_database(server, _app_role()) as db:
             healthz.reply = {
                 "postgresql": healthy(),
                 "sqlite": healthy(db="sqlite"),
