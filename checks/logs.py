@@ -217,7 +217,7 @@ CHECK = Check(
     ),
     doc=Doc(
         "Heroku log stream",
-        "a CRITICAL pattern (catalogue below) matched in the last 30 min",
+        "a CRITICAL pattern (docs/patterns.md) matched in the last 30 min",
         "a WARNING pattern matched in the last 30 min",
     ),
 )

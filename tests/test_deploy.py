@@ -332,3 +332,46 @@ def test_the_procfile_runs_the_daemon_as_a_worker() -> None:
     # Deployed from this repository the watcher is an app of its own: Heroku's DYNO
     # (worker.1) would only hide the watched app's lines of a dyno of the same name.
     assert command[:3] == ["env", "-u", "DYNO"]
+
+
+def _deploy_section(readme: str) -> str:
+    """The README's "Deploying to Heroku" section: up to the next `## ` heading."""
+    start = readme.index("## Deploying to Heroku")
+    end = readme.find("\n## ", start + 1)
+    return readme[start : end if end != -1 else None]
+
+
+UNSET_STATE = "heroku config:unset WATCHER_STATE_URL"
+STATE_ADDON = "heroku addons:create heroku-postgresql:essential-0 --as WATCHER_STATE"
+
+
+@pytest.mark.parametrize("document", ["README.md", "deploy/README.md"])
+def test_the_deploy_documents_agree_with_app_json_and_the_procfile(document: str) -> None:
+    """README's Heroku steps, deploy/README.md, app.json and the Procfile tell one story."""
+    text = (ROOT / document).read_text()
+    if document == "README.md":
+        text = _deploy_section(text)
+    manifest = app_json()
+    # app.json prefills WATCHER_STATE_URL with the SQLite default, and Heroku refuses to attach
+    # an add-on as WATCHER_STATE while that variable is set: unset it first, in both documents.
+    assert manifest["env"]["WATCHER_STATE_URL"]["value"].startswith("sqlite:///")
+    assert UNSET_STATE in text, f"{document} must say `{UNSET_STATE}`"
+    assert STATE_ADDON in text, f"{document} must say `{STATE_ADDON}`"
+    assert text.index(UNSET_STATE) < text.index(STATE_ADDON), "unset before the add-on"
+    procfile = (ROOT / "Procfile").read_text().strip()
+    assert f"`{procfile}`" in text, f"{document} must show the Procfile as it is"
+    for buildpack in manifest["buildpacks"]:
+        assert buildpack["url"] in text
+    (process, formation), *_ = manifest["formation"].items()
+    assert f"ps:scale {process}={formation['quantity']}:{formation['size']}" in text
+    for name, entry in manifest["env"].items():
+        if entry.get("required"):
+            assert f"`{name}`" in text or f"{name}=" in text, f"{document} omits {name}"
+    assert "--as DATABASE" in text  # the watched database, attached
+
+
+def test_the_readme_offers_the_deploy_button_for_app_json() -> None:
+    section = _deploy_section((ROOT / "README.md").read_text())
+    assert "(https://heroku.com/deploy" in section
+    assert "https://www.herokucdn.com/deploy/button.svg" in section
+    assert "app.json" in section

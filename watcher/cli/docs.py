@@ -1,17 +1,35 @@
-"""The README's tables that the check registry decides: rendered from it, checked by a test.
+"""The documentation's parts that the code decides: rendered from it, checked by a test.
 
-`python -m watcher.cli.docs` rewrites the tables between their markers in README.md.
+`python -m watcher.cli.docs` rewrites every block between `<!-- begin NAME -->` and
+`<!-- end NAME -->` markers: the checks table and the advice per finding (docs/checks.md), the
+log pattern catalogue (docs/patterns.md), the gauges the checks feed (docs/metrics.md), and the
+sample escalation the README shows (from the Slack composer itself).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from checks.logparse.log_patterns import (
+    APP,
+    PLANNED,
+    PLANNED_WINDOW,
+    RESTART_LOOP_COUNT,
+    RESTART_LOOP_WINDOW,
+    SIGTERM,
+    Pattern,
+    catalogue,
+)
 from checks.registry import Registry
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
 def checks_table(checks: Registry) -> str:
@@ -27,6 +45,57 @@ def checks_table(checks: Registry) -> str:
     return "\n".join(rows)
 
 
+def advice_table(checks: Registry) -> str:
+    """One row per finding kind a check gives advice for: when it fires, the SOP, the step."""
+    rows = ["| finding | fires | runbook | next step |", "|---|---|---|---|"]
+    for check in checks:
+        for prefix, advice in check.advice:
+            if prefix == "":
+                finding = f"`{check.name}.*` (any other)"
+            elif prefix.endswith("_"):
+                finding = f"`{check.name}.{prefix}*`"
+            else:
+                finding = f"`{check.name}.{prefix}`"
+            fires = "after `WATCHER_FIRE_AFTER`" if prefix in check.transport else "at once"
+            if prefix == "":
+                # The kinds no prefix names fall here; the transport-type ones wait.
+                named = [p for p, _ in check.advice if p]
+                waiting = sorted(k for k in check.transport if not k.startswith(tuple(named)))
+                if waiting:
+                    kinds = ", ".join(f"`{k}`" for k in waiting)
+                    fires = f"{kinds} after `WATCHER_FIRE_AFTER`; others at once"
+            rows.append(f"| {finding} | {fires} | {advice.sop} | {advice.next_step} |")
+    return "\n".join(rows)
+
+
+def _matches(pattern: Pattern) -> str:
+    if pattern.id == "restart_loop":
+        minutes = int(RESTART_LOOP_WINDOW / timedelta(minutes=1))
+        seconds = int(PLANNED_WINDOW.total_seconds())
+        planned = "`/`".join(PLANNED)
+        return (
+            f"{RESTART_LOOP_COUNT} or more `{SIGTERM}` of one dyno within {minutes} min, none"
+            f" within {seconds} s after `{planned}` of that dyno"
+        )
+    return ", ".join(f"`{needle}`" for needle in pattern.needles)
+
+
+def _applies_to(pattern: Pattern) -> str:
+    if pattern.only:
+        return ", ".join(f"`{source}[{dyno}]`" for source, dyno in pattern.only) + " lines"
+    return "app lines" if pattern.source == APP else "platform lines"
+
+
+def patterns_table() -> str:
+    """The catalogue, one row per pattern, as `checks/log_patterns.py` declares it."""
+    rows = ["| id | matches | state | SOP | applies to | means |", "|---|---|---|---|---|---|"]
+    for p in catalogue("<WATCHER_APP_ROLE>"):
+        sop = "–" if p.sop == "-" else p.sop
+        cells = [f"`{p.id}`", _matches(p), p.state.name, sop, _applies_to(p), p.means]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def gauges_table(checks: Registry) -> str:
     """One row per gauge a check feeds: the metric, its labels, the check and its meaning."""
     rows = ["| metric | check | meaning |", "|---|---|---|"]
@@ -37,20 +106,77 @@ def gauges_table(checks: Registry) -> str:
     return "\n".join(rows)
 
 
-def render(text: str, checks: Registry) -> str:
-    """`text` with every generated table replaced by the registry's."""
-    for name, table in (("checks", checks_table(checks)), ("gauges", gauges_table(checks))):
-        begin, end = f"<!-- begin {name} table -->", f"<!-- end {name} table -->"
+def _blocks_text(message: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            lines.append(block["text"]["text"])
+        elif block["type"] == "context":
+            lines += [element["text"] for element in block["elements"]]
+    return lines
+
+
+def escalation_sample() -> str:
+    """One alert's life in Slack as the composer writes it: fired, reminded, resolved."""
+    from watcher.notify.slack_messages import Composer
+
+    composer = Composer("raxx-api-prod", "<@U024BE7LH>")
+    alert, check, summary = (
+        "grants.table_privileges",
+        "grants",
+        "raptor_app lacks INSERT on users, orders",
+    )
+    fired = datetime(2026, 5, 16, 14, 48, tzinfo=UTC)
+    posts = [
+        ("POST", composer.fire(alert, check, "CRITICAL", summary)),
+        (
+            "REPLY",
+            composer.reminder("CRITICAL", summary, fired, fired + timedelta(minutes=30)),
+        ),
+        ("REPLY", composer.resolved_reply(alert, fired, fired + timedelta(minutes=60))),
+        (
+            "EDIT",
+            composer.resolved_original(
+                alert, check, "CRITICAL", summary, fired + timedelta(minutes=60)
+            ),
+        ),
+    ]
+    out = ["```"]
+    for verb, message in posts:
+        first, *rest = _blocks_text(message)
+        out.append(f"{verb:<6} {first}")
+        out += [f"       {line}" for line in rest]
+    out.append("```")
+    return "\n".join(out)
+
+
+def blocks(checks: Registry) -> dict[Path, dict[str, Callable[[], str]]]:
+    """Every generated block, by file and marker name."""
+    return {
+        README: {"escalation sample": escalation_sample},
+        DOCS / "checks.md": {
+            "checks table": lambda: checks_table(checks),
+            "advice table": lambda: advice_table(checks),
+        },
+        DOCS / "patterns.md": {"patterns table": patterns_table},
+        DOCS / "metrics.md": {"gauges table": lambda: gauges_table(checks)},
+    }
+
+
+def render(text: str, generated: dict[str, Callable[[], str]]) -> str:
+    """`text` with every generated block replaced by what the code says now."""
+    for name, make in generated.items():
+        begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
         found = re.search(re.escape(begin) + ".*?" + re.escape(end), text, re.DOTALL)
         if found is None:
-            raise ValueError(f"no {begin} ... {end} in the README")
-        text = f"{text[: found.start()]}{begin}\n{table}\n{end}{text[found.end() :]}"
+            raise ValueError(f"no {begin} ... {end}")
+        text = f"{text[: found.start()]}{begin}\n{make()}\n{end}{text[found.end() :]}"
     return text
 
 
 def main() -> int:
-    text = README.read_text()
-    README.write_text(render(text, Registry.default()))
+    for path, generated in blocks(Registry.default()).items():
+        path.write_text(render(path.read_text(), generated))
     return 0
 
 
