@@ -1,4 +1,4 @@
-"""The `watcher` command line (SPEC section 1)."""
+"""The `watcher` command line (docs/commands.md)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cutover-watcher {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     once = commands.add_parser("once", help="run every check once and exit with the overall state")
-    once.add_argument("--json", action="store_true", help="print the JSON object of SPEC section 1")
+    once.add_argument(
+        "--json", action="store_true", help="print JSON instead of the table (docs/commands.md)"
+    )
     once.add_argument(
         "--check",
         action="append",
@@ -74,7 +76,9 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     scan.add_argument(
         "file", nargs="?", default="-", metavar="FILE", help="a log file, plain or gzip; - is stdin"
     )
-    scan.add_argument("--json", action="store_true", help="print the JSON object of SPEC section 1")
+    scan.add_argument(
+        "--json", action="store_true", help="print JSON instead of the table (docs/commands.md)"
+    )
     return parser
 
 
