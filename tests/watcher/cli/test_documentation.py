@@ -253,3 +253,7 @@ def test_readme_keeps_the_sections_others_fill_and_tests_name() -> None:
     assert "docs/report.png" in first
     assert "<!-- begin escalation sample -->" in first
     assert "scripts/try-locally" in first and "scripts/test" in first
+    # The README's short table of checks names every check, in the registry's order.
+    section = readme[readme.index("## What it checks") :]
+    rows = re.findall(r"^\| `([a-z_0-9]+)` \|", section.split("\n## ", 1)[0], re.MULTILINE)
+    assert tuple(rows) == Registry.default().names
