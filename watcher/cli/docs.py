@@ -3,7 +3,7 @@
 `python -m watcher.cli.docs` rewrites every block between `<!-- begin NAME -->` and
 `<!-- end NAME -->` markers: the checks table and the advice per finding (docs/checks.md), the
 log pattern catalogue (docs/patterns.md), the gauges the checks feed (docs/metrics.md), and the
-sample escalation the README shows (from the Slack composer itself).
+sample escalation the README and docs/alerts.md show (from the Slack composer itself).
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ def blocks(checks: Registry) -> dict[Path, dict[str, Callable[[], str]]]:
             "advice table": lambda: advice_table(checks),
         },
         DOCS / "patterns.md": {"patterns table": patterns_table},
+        DOCS / "alerts.md": {"escalation sample": escalation_sample},
         DOCS / "metrics.md": {"gauges table": lambda: gauges_table(checks)},
     }
 

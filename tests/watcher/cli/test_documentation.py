@@ -230,6 +230,7 @@ def test_no_command_help_points_outside_the_repository() -> None:
 )
 def test_every_relative_link_resolves(document: str) -> None:
     path = ROOT / document
+    assert path.read_text().count("```") % 2 == 0, f"{document}: a code block is not closed"
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
         if "://" in target:
             continue
@@ -257,3 +258,11 @@ def test_readme_keeps_the_sections_others_fill_and_tests_name() -> None:
     section = readme[readme.index("## What it checks") :]
     rows = re.findall(r"^\| `([a-z_0-9]+)` \|", section.split("\n## ", 1)[0], re.MULTILINE)
     assert tuple(rows) == Registry.default().names
+
+
+def test_every_docs_page_is_in_the_index() -> None:
+    """docs/README.md lists every page of docs/ (add a row for a new one)."""
+    index = (DOCS / "README.md").read_text()
+    for page in sorted(DOCS.glob("*.md")):
+        if page.name != "README.md":
+            assert f"]({page.name})" in index, f"docs/README.md does not list {page.name}"
