@@ -27,6 +27,7 @@ from checks.logparse.log_patterns import (
 )
 from checks.registry import Registry
 
+NO_SECTION = "\u2013"  # an en dash, as the docs' tables show "none"
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -90,7 +91,7 @@ def patterns_table() -> str:
     """The catalogue, one row per pattern, as `checks/log_patterns.py` declares it."""
     rows = ["| id | matches | state | SOP | applies to | means |", "|---|---|---|---|---|---|"]
     for p in catalogue("<WATCHER_APP_ROLE>"):
-        sop = "–" if p.sop == "-" else p.sop
+        sop = NO_SECTION if p.sop == "-" else p.sop
         cells = [f"`{p.id}`", _matches(p), p.state.name, sop, _applies_to(p), p.means]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -46,10 +46,13 @@ def documented_defaults() -> dict[str, str]:
     return defaults
 
 
+NONE = "\u2013"  # the docs' "no default"
+
+
 def shown(default: object) -> str:
-    """A default as the docs show it: `–` for none, `900` for 900.0."""
+    """A default as the docs show it: an en dash for none, `900` for 900.0."""
     if default is None:
-        return "–"
+        return NONE
     if isinstance(default, SecretStr):
         return default.get_secret_value()
     if isinstance(default, float) and default.is_integer():
