@@ -3,7 +3,8 @@
 `python -m watcher.cli.docs` rewrites every block between `<!-- begin NAME -->` and
 `<!-- end NAME -->` markers: the checks table and the advice per finding (docs/checks.md), the
 log pattern catalogue (docs/patterns.md), the gauges the checks feed (docs/metrics.md), and the
-sample escalation the README and docs/alerts.md show (from the Slack composer itself).
+sample escalation from the Slack composer itself: as text in docs/alerts.md, and as the picture
+the README shows (docs/escalation.svg).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from checks.logparse.log_patterns import (
     APP,
@@ -26,10 +26,10 @@ from checks.logparse.log_patterns import (
     catalogue,
 )
 from checks.registry import Registry
+from watcher.cli import sample_escalation
 
 NO_SECTION = "\u2013"  # an en dash, as the docs' tables show "none"
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 
 
@@ -107,62 +107,22 @@ def gauges_table(checks: Registry) -> str:
     return "\n".join(rows)
 
 
-def _blocks_text(message: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    for block in message["blocks"]:
-        if block["type"] == "section":
-            lines.append(block["text"]["text"])
-        elif block["type"] == "context":
-            lines += [element["text"] for element in block["elements"]]
-    return lines
-
-
-def escalation_sample() -> str:
-    """One alert's life in Slack as the composer writes it: fired, reminded, resolved."""
-    from watcher.notify.slack_messages import Composer
-
-    composer = Composer("raxx-api-prod", "<@U024BE7LH>")
-    alert, check, summary = (
-        "grants.table_privileges",
-        "grants",
-        "raptor_app lacks INSERT on users, orders",
-    )
-    fired = datetime(2026, 5, 16, 14, 48, tzinfo=UTC)
-    posts = [
-        ("POST", composer.fire(alert, check, "CRITICAL", summary)),
-        (
-            "REPLY",
-            composer.reminder("CRITICAL", summary, fired, fired + timedelta(minutes=30)),
-        ),
-        ("REPLY", composer.resolved_reply(alert, fired, fired + timedelta(minutes=60))),
-        (
-            "EDIT",
-            composer.resolved_original(
-                alert, check, "CRITICAL", summary, fired + timedelta(minutes=60)
-            ),
-        ),
-    ]
-    out = ["```"]
-    for verb, message in posts:
-        first, *rest = _blocks_text(message)
-        out.append(f"{verb:<6} {first}")
-        out += [f"       {line}" for line in rest]
-    out.append("```")
-    return "\n".join(out)
-
-
 def blocks(checks: Registry) -> dict[Path, dict[str, Callable[[], str]]]:
     """Every generated block, by file and marker name."""
     return {
-        README: {"escalation sample": escalation_sample},
         DOCS / "checks.md": {
             "checks table": lambda: checks_table(checks),
             "advice table": lambda: advice_table(checks),
         },
         DOCS / "patterns.md": {"patterns table": patterns_table},
-        DOCS / "alerts.md": {"escalation sample": escalation_sample},
+        DOCS / "alerts.md": {"escalation sample": sample_escalation.as_text},
         DOCS / "metrics.md": {"gauges table": lambda: gauges_table(checks)},
     }
+
+
+def files() -> dict[Path, Callable[[], str]]:
+    """Whole files the code writes: the picture of a sample escalation."""
+    return {DOCS / "escalation.svg": sample_escalation.as_svg}
 
 
 def render(text: str, generated: dict[str, Callable[[], str]]) -> str:
@@ -179,6 +139,8 @@ def render(text: str, generated: dict[str, Callable[[], str]]) -> str:
 def main() -> int:
     for path, generated in blocks(Registry.default()).items():
         path.write_text(render(path.read_text(), generated))
+    for path, make in files().items():
+        path.write_text(make())
     return 0
 
 

@@ -90,11 +90,14 @@ def test_env_example_is_a_valid_configuration(tmp_path: Path) -> None:
 
 
 def test_generated_blocks_are_what_the_code_renders_now() -> None:
-    """The checks, advice, pattern and gauge tables and the sample escalation: re-render them
+    """The checks, advice, pattern and gauge tables and the sample escalation (text and
+    picture): re-render them
     with `python -m watcher.cli.docs` after changing a check, the catalogue or Slack's text."""
     for path, generated in docs.blocks(Registry.default()).items():
         text = path.read_text()
         assert docs.render(text, generated) == text, f"{path.name}: run python -m watcher.cli.docs"
+    for path, make in docs.files().items():
+        assert path.read_text() == make(), f"{path.name}: run python -m watcher.cli.docs"
     checks_page = (DOCS / "checks.md").read_text()
     for name in Registry.default().names:
         assert f"| `{name}` |" in checks_page
@@ -255,7 +258,7 @@ def test_readme_keeps_the_sections_others_fill_and_tests_name() -> None:
     # The first screen: what it is, the report's picture, the sample escalation, the quick start.
     first = readme[: readme.index("## Before T0: checklist")]
     assert "docs/report.png" in first
-    assert "<!-- begin escalation sample -->" in first
+    assert "](docs/escalation.svg)" in first
     assert "scripts/try-locally" in first and "scripts/test" in first
     # The README's short table of checks names every check, in the registry's order.
     section = readme[readme.index("## What it checks") :]
@@ -269,3 +272,17 @@ def test_every_docs_page_is_in_the_index() -> None:
     for page in sorted(DOCS.glob("*.md")):
         if page.name != "README.md":
             assert f"]({page.name})" in index, f"docs/README.md does not list {page.name}"
+
+
+def test_the_escalation_picture_is_an_svg_of_the_composers_words() -> None:
+    from xml.etree import ElementTree
+
+    from watcher.cli import sample_escalation
+
+    # Our own generated file, not outside input.
+    svg = ElementTree.fromstring((DOCS / "escalation.svg").read_text())  # noqa: S314
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    drawn = " ".join(t.text or "" for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+    for post in sample_escalation.posts():
+        assert post.where in drawn
+    assert "grants.table_privileges" in drawn and "RESOLVED" in drawn
