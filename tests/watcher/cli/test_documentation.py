@@ -198,7 +198,7 @@ def test_every_finding_id_is_in_the_checks_page() -> None:
 
 
 def test_every_pattern_id_is_in_the_patterns_page() -> None:
-    from checks.log_patterns import catalogue
+    from checks.logparse.log_patterns import catalogue
 
     page = (DOCS / "patterns.md").read_text()
     for pattern in catalogue("raptor_app"):
