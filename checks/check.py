@@ -166,7 +166,8 @@ class Check(Generic[P]):
     evaluate: Callable[[P, Sources], Result]
     doc: Doc
     needs: tuple[Need, ...] = ()
-    # Finding kinds that are transport-type (SPEC 4): they fire after consecutive observations.
+    # Finding kinds that are transport-type (docs/alerts.md): they fire after consecutive
+    # observations.
     transport: frozenset[str] = frozenset()
     # By finding kind prefix, most specific first; "" is the check's default advice.
     advice: tuple[tuple[str, Advice], ...] = ()

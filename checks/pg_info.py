@@ -1,6 +1,6 @@
 """`pg_info`: the database's status, connections and plan as Heroku reports them (SOP 7.2, 7.3).
 
-What `heroku pg:info` shows, read from the Data API. Where the SPEC is silent:
+What `heroku pg:info` shows, read from the Data API. Where the docs are silent:
 - The add-on attached as DATABASE is resolved once and kept. A Data API 404 for a kept add-on
   resolves it again and asks once more (the add-on was replaced); a 404 for a freshly resolved
   one (not provisioned yet) or for the same one again is UNKNOWN, and the next check resolves
@@ -83,7 +83,7 @@ class PgInfo:
         self._attachment: Attachment | None = None
 
     def check(self, thresholds: ConnectionThresholds, budget: float) -> Result:
-        """Read the database's info and judge it against SPEC section 3."""
+        """Read the database's info and judge it against docs/checks.md."""
         answer = self.probe(budget)
         return evaluate(answer.info, thresholds, answer.rate_limit_remaining)
 

@@ -59,7 +59,7 @@ class PgMetricsObservation(Observation):
 @dataclass(frozen=True)
 class LoadThresholds:
     """WATCHER_PG_LOAD_WARN / _CRIT: `heroku pg:diagnose`'s Load check is yellow over 1, red
-    over 2 (pgdiagnose's load_checks.go); the SPEC makes them "at or over"."""
+    over 2 (pgdiagnose's load_checks.go); the docs make them "at or over"."""
 
     warn: float = 1.0
     crit: float = 2.0
@@ -116,7 +116,7 @@ class PgSamples:
 
 
 def evaluate(samples: PgSamples, now: datetime, load: LoadThresholds) -> Result:
-    """The newest sample of the last 15 minutes, judged as SPEC section 3 says."""
+    """The newest sample of the last 15 minutes, judged as docs/checks.md says."""
     sample, at = samples.newest, samples.newest_at
     peak = samples.peak
     peaked = PgMetricsObservation(

@@ -1,4 +1,4 @@
-"""The check registry: SPEC section 3's checks, in its order, one line each.
+"""The check registry: docs/checks.md's checks, in its order, one line each.
 
 A new check is a module in `checks/` ending in `CHECK = Check(...)`, and its name below (a
 check's name is its module's name). Importing this module imports no check: `watcher scan`
@@ -47,7 +47,7 @@ class Registry:
 
     @classmethod
     def default(cls) -> Registry:
-        """SPEC section 3's checks."""
+        """docs/checks.md's checks."""
         return cls(tuple(load(name) for name in NAMES))
 
     def with_checks(self, *extra: AnyCheck) -> Registry:
@@ -72,7 +72,7 @@ class Registry:
         return [self.get(name) for name in names]
 
     def is_transport(self, finding_id: str) -> bool:
-        """A transport-type finding (SPEC 4): fires only after consecutive observations."""
+        """A transport-type finding (docs/alerts.md): fires only after consecutive observations."""
         check, _, kind = finding_id.partition(".")
         return any(c.name == check and kind in c.transport for c in self.checks)
 

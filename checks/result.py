@@ -16,7 +16,7 @@ class State(IntEnum):
     UNKNOWN = 3
 
 
-# SPEC 1: CRITICAL beats UNKNOWN beats WARNING beats OK. Not the numeric order:
+# docs/commands.md: CRITICAL beats UNKNOWN beats WARNING beats OK. Not the numeric order:
 # a blind spot must not hide a confirmed incident.
 _SEVERITY = {State.OK: 0, State.WARNING: 1, State.UNKNOWN: 2, State.CRITICAL: 3}
 

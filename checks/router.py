@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 NAME = "router"
 SOP = "2.3, 5.2, 7.1"
-# SPEC 2: the baseline p95 is measured from at least this many requests before T0.
+# docs/settings.md: the baseline p95 is measured from at least this many requests before T0.
 BASELINE_MIN_REQUESTS = 50
 # A p95 at or over this many times the baseline's is a latency regression.
 BASELINE_FACTOR = 2.0

@@ -20,7 +20,7 @@ from checks.sources.times import parse_aware
 NAME = "sentry"
 SOP = "5.5, 7.1, 7.3, 7.4"
 
-# Kinds in the order a summary lists them; all but "other" escalate (SPEC 3).
+# Kinds in the order a summary lists them; all but "other" escalate (docs/checks.md).
 KINDS = (
     "operational_error",
     "programming_error",

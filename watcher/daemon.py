@@ -1,5 +1,5 @@
 """`watcher run`: the worker process. Schedules the watch's jobs, serves or pushes the metrics,
-follows the log, delivers the outbox, and stops cleanly on SIGTERM (SPEC section 5).
+follows the log, delivers the outbox, and stops cleanly on SIGTERM (docs/daemon.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
 
-# SIGTERM to exit: Heroku kills the dyno 30 s after SIGTERM; the SPEC allows 10 s.
+# SIGTERM to exit: Heroku kills the dyno 30 s after SIGTERM; the docs allow 10 s.
 SHUTDOWN_SECONDS = 10.0
 # How often the timeline is looked at (marks, elapsed time, the gate).
 TIMELINE_SECONDS = 30.0
@@ -289,7 +289,7 @@ class Daemon:
         if self._signals == 1:
             log.info("stopping", extra={"fields": {"signal": signal.Signals(signum).name}})
             self.stop.set()
-            # Whatever hangs, the process is gone within the SPEC's 10 s.
+            # Whatever hangs, the process is gone within the documented 10 s.
             deadline = threading.Timer(SHUTDOWN_SECONDS - 0.5, _exit_now)
             deadline.daemon = True
             deadline.start()

@@ -1,4 +1,4 @@
-"""Settings from the environment and an optional `.env` (SPEC section 2)."""
+"""Settings from the environment and an optional `.env` (docs/settings.md)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     pg_connection_limit: int = Field(25, gt=0)
     pg_connection_warn_ratio: float = Field(0.6, gt=0, le=1)
     pg_connection_crit_ratio: float = Field(0.8, gt=0, le=1)
-    # pg_activity (SPEC 2): seconds past which a session is reported.
+    # pg_activity (docs/settings.md): seconds past which a session is reported.
     pg_long_query_seconds: float = Field(60, ge=0)
     pg_idle_in_transaction_seconds: float = Field(60, ge=0)
     pg_blocked_seconds: float = Field(30, ge=0)
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = None
     pushgateway_url: str | None = None
-    # The router and pg_metrics checks (SPEC 2 and 3): judged from the log stream.
+    # The router and pg_metrics checks (docs/settings.md, docs/checks.md): judged from the log.
     router_window: float = Field(900, ge=60, le=86400)
     router_min_requests: int = Field(20, ge=1)
     router_5xx_warn: float = Field(0.01, gt=0, le=1)
@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     router_baseline_p95_ms: float | None = Field(None, gt=0)
     pg_load_warn: float = Field(1.0, gt=0)
     pg_load_crit: float = Field(2.0, gt=0)
-    # The alert lifecycle (SPEC 4); the defaults are the SPEC's.
+    # The alert lifecycle (docs/alerts.md); the defaults are the documented ones.
     fire_after: int = Field(2, ge=1, le=100)
     resolve_after: int = Field(2, ge=1, le=100)
     reminder_interval: float = Field(1800, gt=0)

@@ -1,4 +1,4 @@
-"""The log pattern catalogue (SPEC 3) as data, and the matcher that applies it.
+"""The log pattern catalogue (docs/checks.md) as data, and the matcher that applies it.
 
 Matching is two steps: one case-insensitive RE2 search for all needles at once over a whole
 block of lines finds the few candidate lines (linear time, no per-line loop, and the GIL is
@@ -37,7 +37,7 @@ class Pattern:
     only: tuple[tuple[str, str], ...] = ()
 
 
-# restart_loop (SPEC 3): this many unplanned SIGTERMs of one dyno within the window.
+# restart_loop (docs/checks.md): this many unplanned SIGTERMs of one dyno within the window.
 RESTART_LOOP_COUNT = 3
 RESTART_LOOP_WINDOW = timedelta(minutes=10)
 # A SIGTERM this soon after `Cycling` or `Restarting` of the same dyno is planned.

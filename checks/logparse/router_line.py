@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 _MS = re.compile(r"([0-9]{1,9})ms")
 _CODE = re.compile(r"H\d\d")
-# Pages the router serves itself: the app never saw these requests (SPEC 3: H80 is not a
+# Pages the router serves itself: the app never saw these requests (docs/checks.md: H80 is not a
 # request of the app; H81 "Blank app" means no code is deployed to answer).
 NOT_REQUESTS = frozenset({"H80", "H81"})
 

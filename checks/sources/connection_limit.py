@@ -1,4 +1,5 @@
-"""Connections against the effective limit, shared by `pg_connections` and `pg_info` (SPEC 3)."""
+"""Connections against the effective limit, shared by `pg_connections` and `pg_info`
+(docs/checks.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The alert lifecycle of SPEC section 4: fire, remind, resolve; one alert per finding id.
+"""The alert lifecycle of docs/alerts.md: fire, remind, resolve; one alert per finding id.
 
 Every decision is kept in the state store together with the messages it queues, so a restart
 neither forgets an open alert nor pages it again.
@@ -23,7 +23,7 @@ from watcher.store.state import StateStore
 
 @dataclass(frozen=True)
 class AlertPolicy:
-    """The thresholds of SPEC 4; each is a setting."""
+    """The thresholds of docs/alerts.md; each is a setting."""
 
     fire_after: int = 2
     resolve_after: int = 2
@@ -44,7 +44,7 @@ class Escalation:
         self._store = store
         self._policy = policy
         self._route = route
-        # Transport-type failures (SPEC 4), as each check declares them: a blip of the
+        # Transport-type failures (docs/alerts.md), as each check declares them: a blip of the
         # network, not a broken contract, so they fire only when seen again.
         self._is_transport = (checks or Registry.default()).is_transport
         # The follower, the healthz job and the cycle all report; one decides at a time.

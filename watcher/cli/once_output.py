@@ -1,4 +1,4 @@
-"""The outcome of one run of the checks, as the JSON of SPEC section 1 or a readable table."""
+"""The outcome of one run of the checks, as the JSON of docs/commands.md or a readable table."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ PG_LOAD = ("pg_metrics", "load_5m")
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The settings the charts draw as limits (SPEC section 2's defaults)."""
+    """The settings the charts draw as limits (docs/settings.md's defaults)."""
 
     connection_ceiling: int = 25
     healthz_slow_seconds: float = 2.0

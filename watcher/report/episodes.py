@@ -107,11 +107,11 @@ def _posts_by_alert(store: StateStore) -> dict[str, list[OutboxItem]]:
 
 def incidents(store: StateStore) -> tuple[Incident, ...]:
     """Incidents as the store keeps them; a store without incidents has none to show."""
-    del store  # the store keeps no incidents yet (SPEC section 4's pages per root cause)
+    del store  # the store keeps no incidents yet (docs/alerts.md's pages per root cause)
     return ()
 
 
 def snoozes(store: StateStore) -> list[Snooze]:
     """Snoozes as the store keeps them; a store without snoozes has none to show."""
-    del store  # the store keeps no snoozes yet (SPEC section 4's `watcher snooze`)
+    del store  # the store keeps no snoozes yet (docs/alerts.md's `watcher snooze`)
     return []

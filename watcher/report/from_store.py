@@ -164,8 +164,9 @@ _LIMIT_SETTINGS = (
 
 
 def thresholds_from(settings: Settings) -> Thresholds:
-    """The limits the charts draw, from the settings; SPEC 2's defaults for any setting this
-    build does not have (the router and pg_metrics settings come with those checks)."""
+    """The limits the charts draw, from the settings; docs/settings.md's defaults for any
+    setting this build does not have (the router and pg_metrics settings come with those
+    checks)."""
     defaults = Thresholds()
     found = {
         name: float(getattr(settings, name, getattr(defaults, name))) for name in _LIMIT_SETTINGS

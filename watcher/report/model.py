@@ -147,7 +147,7 @@ class AlertItem:
 
 @dataclass(frozen=True)
 class Incident:
-    """One page per root cause (SPEC section 4): its alerts, who acknowledged it."""
+    """One page per root cause (docs/alerts.md): its alerts, who acknowledged it."""
 
     id: str
     opened_at: datetime

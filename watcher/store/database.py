@@ -21,7 +21,7 @@ import psycopg2.extensions
 Row = tuple[Any, ...]
 T = TypeVar("T")
 
-# One schema, kept apart from the application's `public` (SPEC 7).
+# One schema, kept apart from the application's `public` (docs/state-store.md).
 PG_SCHEMA = "watcher"
 
 

@@ -1,6 +1,6 @@
 """The watch's history: every check observation, with its numbers and facts kept as data
-(SPEC 7: `record`, `status` and `report` read fields, never summaries), and the log pattern
-matches per minute."""
+(docs/state-store.md: `record`, `status` and `report` read fields, never summaries), and the
+log pattern matches per minute."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The state store (SPEC section 7): what outlives one run, in SQLite or PostgreSQL.
+"""The state store (docs/state-store.md): what outlives one run, in SQLite or PostgreSQL.
 
 One repository per concern over one database layer (`watcher/state_db.py`): `alerts` (and
 their events), `outbox`, `timeline` (posted marks), `history` (observations, log counts) and

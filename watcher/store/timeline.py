@@ -1,4 +1,4 @@
-"""The timeline marks that were posted (SPEC 5): each once, late ones saying so."""
+"""The timeline marks that were posted (docs/daemon.md): each once, late ones saying so."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The watcher's Prometheus metrics (SPEC section 6), fed from check reports."""
+"""The watcher's Prometheus metrics (docs/metrics.md), fed from check reports."""
 
 from __future__ import annotations
 
@@ -211,7 +211,7 @@ class Metrics:
         self._export_known_labels()
 
     def _export_known_labels(self) -> None:
-        """Every series whose labels are known now, from the first scrape (SPEC 6)."""
+        """Every series whose labels are known now, from the first scrape (docs/metrics.md)."""
         for name in self._check_names:
             for gauge in (self._state, self._duration, self._last_run):
                 gauge.labels(name).set(NOT_YET)

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # Heroku routes `$PORT` on every interface of the dyno; a scraper elsewhere needs the same.
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 METRICS_PATH = "/metrics"
-# The watch report as one page (SPEC section 11), built at each request.
+# The watch report as one page (docs/commands.md), built at each request.
 REPORT_PATH = "/"
 # The page loads nothing: a browser that is told so refuses anything that slipped in.
 REPORT_POLICY = POLICY

@@ -1,4 +1,4 @@
-"""The timeline marks of SPEC section 5, built from the state store and posted once each.
+"""The timeline marks of docs/daemon.md, built from the state store and posted once each.
 
 T0+4h: the 4-hour result and the RM-11 gate verdict (runbook 7.4, `rm11_gate.py`). T0+8h and
 T0+24h: the dashboard mark of runbook 7.2 (Postgres status and connection peak, log pattern

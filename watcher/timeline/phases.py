@@ -1,4 +1,4 @@
-"""The watch's timeline (SPEC section 5): where T0 and now put us, and which marks are due.
+"""The watch's timeline (docs/daemon.md): where T0 and now put us, and which marks are due.
 
 Pure: times in, answers out; the daemon and `watcher record` bring the clock.
 """

@@ -21,7 +21,7 @@ from watcher.timeline import phases
 _ALERTING = frozenset({"fired", "warned"})
 _RANK = {"WARNING": 1, "CRITICAL": 2}
 # Findings that are blind windows, not alerts: listed by the marks, never closing the gate
-# (SPEC 5): a gap in the follower's stream, and lines Logplex itself says it dropped.
+# (docs/daemon.md): a gap in the follower's stream, and lines Logplex itself says it dropped.
 STREAM_GAP, LOG_DROPPED = "logs.stream_gap", "logs.log_dropped"
 BLIND_WINDOW_FINDINGS = frozenset({STREAM_GAP, LOG_DROPPED})
 # A window whose first observation comes later than this after its start was not watched
