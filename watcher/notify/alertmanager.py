@@ -33,8 +33,15 @@ DEFAULT_HOLD = timedelta(minutes=20)
 
 # Firing alerts are sent to Alertmanager again this often (it forgets them after `endsAt`).
 RESEND_SECONDS = 60.0
-# The alerts Alertmanager hears of: paging and warning ones, never "the watch is blind".
-_TOLD = (NoticeKind.FIRED, NoticeKind.RESOLVED_ORIGINAL)
+# The alerts Alertmanager hears of: paging and warning ones, never "the watch is blind". An
+# incident's top-level message changes with each alert that joins or resolves, and with the
+# acknowledgement (the `acknowledged` label). Snoozed findings fire no alert: never sent.
+_TOLD = (
+    NoticeKind.FIRED,
+    NoticeKind.RESOLVED_ORIGINAL,
+    NoticeKind.INCIDENT,
+    NoticeKind.ACKNOWLEDGED,
+)
 
 
 class Alertmanager(HttpTransport):
@@ -104,8 +111,16 @@ class Alertmanager(HttpTransport):
         if not alerts:
             return False
         now = self._clock.now()
+        incident = store.incidents.open()
+        acknowledged = (
+            {m.alert_id for m in incident.firing}
+            if incident is not None and incident.acknowledged_by is not None
+            else set()
+        )
         try:
-            self.post_json(self._endpoint, [self._alert(a, now) for a in alerts])
+            self.post_json(
+                self._endpoint, [self._alert(a, now, a.id in acknowledged) for a in alerts]
+            )
         except TransportError as exc:
             if exc.reason != "ratelimited":
                 raise
@@ -119,17 +134,21 @@ class Alertmanager(HttpTransport):
         store.alerts.alertmanager_done(list(resolved), resolved)
         return True
 
-    def _alert(self, alert: AlertRecord, now: datetime) -> dict[str, Any]:
+    def _alert(self, alert: AlertRecord, now: datetime, acknowledged: bool) -> dict[str, Any]:
         tips = self._runbook.advice(alert.id)
         resolved = alert.status == "resolved" and alert.resolved_at is not None
         ends = alert.resolved_at if resolved and alert.resolved_at else now + self._hold
+        labels = {
+            "alertname": alert.id,
+            "check": alert.check,
+            "severity": alert.severity.lower(),
+            "app": self._app,
+        }
+        if acknowledged:
+            # Someone has it (`watcher ack`): routes and inhibitions can tell.
+            labels["acknowledged"] = "true"
         return {
-            "labels": {
-                "alertname": alert.id,
-                "check": alert.check,
-                "severity": alert.severity.lower(),
-                "app": self._app,
-            },
+            "labels": labels,
             "annotations": {
                 "summary": alert.summary[:1000],
                 "sop": f"RM-10 {tips.sop}: {tips.next_step}",

@@ -25,6 +25,13 @@ class NoticeKind(StrEnum):
     SEEING_AGAIN = "seeing_again"  # that check sees again
     NOTE = "note"  # a timeline post: a title and lines
     TEXT = "text"  # one line of plain text
+    # Incidents (SPEC 4): the top-level message of an incident, as it reads now: its first
+    # alert, and `lines` ("<alert id> <state>") every alert of it; `at` once it is closed.
+    INCIDENT = "incident"
+    JOINED = "joined"  # an alert joins the open incident: a reply in its thread
+    ACKNOWLEDGED = "acknowledged"  # `watcher ack`: who (`title`) and the note (`summary`)
+    SNOOZED = "snoozed"  # `watcher snooze`: `check` is the target, until `at`, by `title`
+    SNOOZE_ENDED = "snooze_ended"  # a snooze ended at `at` (cancelled by `title`, if so)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Notice:
     at: datetime | None = None
     title: str = ""
     lines: tuple[str, ...] = ()
+    # Ping the on-call (an incident's reminder until acknowledged; a new CRITICAL after it).
+    mention: bool = False
 
     @classmethod
     def text(cls, text: str) -> Notice:
@@ -72,5 +81,6 @@ class Notice:
             summary=str(data.get("summary", "")),
             title=str(data.get("title", "")),
             lines=tuple(str(line) for line in data.get("lines", ())),
+            mention=bool(data.get("mention", False)),
             **times,
         )

@@ -43,6 +43,7 @@ class Notifier:
         channels: Sequence[Channel] = CHANNELS,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._metrics = metrics
         policy = AlertPolicy(
             fire_after=settings.fire_after,
@@ -66,19 +67,30 @@ class Notifier:
 
     def observe(self, reports: list[CheckReport], at: datetime) -> None:
         """Decide and queue; delivery is separate, so a slow Slack never delays a check."""
+        self.escalation.steer(at)
         self.escalation.observe(reports, at)
         self.escalation.remind(at)
-        self._export()
+        self._export(at)
 
     def deliver(
         self, budget: float | None = None, stop: threading.Event | None = None
     ) -> DeliveryReport:
-        """Deliver what is due; then let each channel re-assert what its receiver forgets."""
+        """Queue what `watcher ack` and `watcher snooze` imply, deliver what is due; then let
+        each channel re-assert what its receiver forgets."""
+        now = self._clock.now()
+        self.escalation.steer(now)
+        self._export(now)
         report = self.delivery.deliver(budget, stop)
         for transport in self.transports:
             transport.keep_alive(self._store)
         return report
 
-    def _export(self) -> None:
+    def _export(self, at: datetime) -> None:
         if self._metrics is not None:
             self._metrics.alerts(a.id for a in self._store.alerts.find([FIRING]))
+            incident = self._store.incidents.open()
+            self._metrics.steering(
+                incident is not None,
+                incident is not None and incident.acknowledged_by is not None,
+                len(self._store.snoozes.active(at)),
+            )

@@ -51,9 +51,24 @@ class Composer:
         if kind is NoticeKind.SUPERSEDED:
             return self.superseded(n.alert_id, n.check, n.summary)
         if kind is NoticeKind.REMINDER:
+            if n.lines:
+                return self.incident_reminder(n.severity, list(n.lines), since, at, n.mention)
             return self.reminder(n.severity, n.summary, since, at)
         if kind is NoticeKind.RESOLVED:
-            return self.resolved_reply(n.alert_id, since, at)
+            resolved = self.resolved_reply(n.alert_id, since, at)
+            if n.lines:
+                return self.closed_reply(n.alert_id, len(n.lines), n.since or at, at)
+            return resolved
+        if kind is NoticeKind.INCIDENT:
+            return self.incident(n)
+        if kind is NoticeKind.JOINED:
+            return self.joined(n.alert_id, n.check, n.severity, n.summary, n.mention)
+        if kind is NoticeKind.ACKNOWLEDGED:
+            return self.acknowledged(n.title, n.summary)
+        if kind is NoticeKind.SNOOZED:
+            return self.snoozed(n.check, n.title, n.summary, since, at)
+        if kind is NoticeKind.SNOOZE_ENDED:
+            return self.snooze_ended(n.check, n.title, n.summary, at)
         if kind is NoticeKind.RESOLVED_ORIGINAL:
             return self.resolved_original(n.alert_id, n.check, n.severity, n.summary, at)
         if kind is NoticeKind.BLIND:
@@ -80,6 +95,99 @@ class Composer:
                 _context(step),
             ],
         )
+
+    def incident(self, n: Notice) -> dict[str, Any]:
+        """An incident's top-level message: its first alert as `fire` shows it (the mention
+        while it is open), then every alert of it by id with its state."""
+        members = [line.rsplit(" ", 1) for line in n.lines]
+        listed = "\n".join(
+            f"• `{escape(alert_id)}` {_STATE_ICON.get(state, '')}{state}"
+            for alert_id, state in members
+        )
+        more = len(members) - 1
+        extra = f" (+{more} more alert{'s' if more > 1 else ''} in the thread)" if more > 0 else ""
+        since = n.since or datetime.min
+        ack = f"Acknowledged by {escape(n.title)}." if n.title else "Not acknowledged yet."
+        if n.at is None:
+            fired = self.fire(n.alert_id, n.check, n.severity, n.summary)
+            head = f"*Incident* since {since:%H:%M}Z · {len(members)} alert(s) · {ack}"
+            blocks = [*fired["blocks"], _section(f"{head}\n{listed}")]
+            return _message(fired["text"] + extra, blocks)
+        resolved = self.resolved_original(n.alert_id, n.check, n.severity, n.summary, n.at)
+        head = (
+            f"*Incident closed* at {n.at:%H:%M}Z after {_duration(since, n.at)}"
+            f" · {len(members)} alert(s), all resolved"
+            + (f" · acknowledged by {escape(n.title)}" if n.title else "")
+        )
+        return _message(
+            resolved["text"] + extra, [*resolved["blocks"], _section(f"{head}\n{listed}")]
+        )
+
+    def joined(
+        self, alert_id: str, check: str, severity: str, summary: str, mention: bool
+    ) -> dict[str, Any]:
+        """An alert that joins the open incident: a reply in its thread, no mention unless it
+        is a new CRITICAL after the acknowledgement (pinged once)."""
+        tips = self.runbook.advice(alert_id)
+        ping = f"{self.mention} new since the acknowledgement: " if mention and self.mention else ""
+        icon = ":rotating_light:" if severity == "CRITICAL" else ":warning:"
+        text = (
+            f"{ping}{icon} joined the incident: *{severity}* `{escape(alert_id)}` · check"
+            f" `{check}`: {quote(summary)} (RM-10 {tips.sop}: {tips.next_step})"
+        )
+        return _message(text, [_section(text)])
+
+    def incident_reminder(
+        self, severity: str, firing: list[str], since: datetime, now: datetime, mention: bool
+    ) -> dict[str, Any]:
+        """A reply in the incident's thread while it is open; pings until acknowledged."""
+        ping = f"{self.mention} " if mention and self.mention else ""
+        ids = ", ".join(f"`{escape(alert_id)}`" for alert_id in firing)
+        text = (
+            f"{ping}still {severity} after {_duration(since, now)} (since {since:%H:%M}Z):"
+            f" {len(firing)} alert(s) firing: {ids}"
+        )
+        return _message(text, [_section(text)])
+
+    def closed_reply(
+        self, alert_id: str, alerts: int, since: datetime, now: datetime
+    ) -> dict[str, Any]:
+        """The last alert of an incident resolved: the incident is closed."""
+        text = (
+            f":white_check_mark: resolved: `{escape(alert_id)}` is clear; the incident is closed:"
+            f" all {alerts} alert(s) resolved after {_duration(since, now)}"
+        )
+        return _message(text, [_section(text)])
+
+    def acknowledged(self, by: str, note: str) -> dict[str, Any]:
+        said = f": {quote(note)}" if note else ""
+        text = (
+            f":ok_hand: acknowledged by {escape(by)}{said}. Reminders go on in this thread"
+            " without the mention; a new CRITICAL alert pings once."
+        )
+        return _message(text, [_section(text)])
+
+    def snoozed(
+        self, target: str, by: str, reason: str, since: datetime, until: datetime
+    ) -> dict[str, Any]:
+        """A snooze announced: who, what, until when, why (no mention)."""
+        text = (
+            f":zzz: `{escape(target)}` snoozed by {escape(by)} until {until:%H:%M}Z"
+            f" ({_duration(since, until)}): {quote(reason)}. Its findings are still observed,"
+            " recorded and counted for the RM-11 gate, but page no one until then."
+        )
+        return _message(text, [_section(text)])
+
+    def snooze_ended(
+        self, target: str, cancelled_by: str, reason: str, at: datetime
+    ) -> dict[str, Any]:
+        how = f"cancelled by {escape(cancelled_by)}" if cancelled_by else "expired"
+        text = (
+            f":alarm_clock: the snooze of `{escape(target)}` ended at {at:%H:%M}Z ({how};"
+            f" it was for {quote(reason)}). Its findings escalate again; what is still"
+            " CRITICAL escalates now."
+        )
+        return _message(text, [_section(text)])
 
     def blind(self, check: str, reason: str) -> dict[str, Any]:
         """A check UNKNOWN several cycles in a row: the watch cannot see that source."""
@@ -136,6 +244,13 @@ class Composer:
         """A timeline post (4-hour result, dashboard marks): our own words, one line each."""
         body = "\n".join(f"• {line}" for line in lines)
         return _message(f"{title}\n{body}", [_section(f"*{title}*"), _section(body or "—")])
+
+
+_STATE_ICON = {
+    "CRITICAL": ":red_circle: ",
+    "WARNING": ":large_yellow_circle: ",
+    "RESOLVED": ":white_check_mark: ",
+}
 
 
 def plain(payload: dict[str, Any], limit: int = 3000) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from watcher.store.columns import (
 from watcher.store.database import Execute, Row
 from watcher.store.outbox import Message, insert_message
 
-# Alert statuses: pending (seen, not yet confirmed), firing (notified), resolved.
-PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
+# Alert statuses: pending (seen, not yet confirmed), firing (notified), resolved; snoozed:
+# confirmed while a snooze covers it (recorded, counted for the gate, escalated when it ends).
+PENDING, FIRING, RESOLVED, SNOOZED = "pending", "firing", "resolved", "snoozed"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Alerts(Repository):
         rows = self._query(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
         return None if not rows else _alert(rows[0])
 
-    def find(self, statuses: Iterable[str] = (PENDING, FIRING)) -> list[AlertRecord]:
+    def find(self, statuses: Iterable[str] = (PENDING, FIRING, SNOOZED)) -> list[AlertRecord]:
         """Alerts in the given statuses, oldest first."""
         wanted = tuple(statuses)
         marks = ", ".join("?" for _ in wanted)
@@ -137,41 +138,7 @@ class Alerts(Repository):
             change = decide(_alert(rows[0]) if rows else None)
             if change is None:
                 return _alert(rows[0]) if rows else None
-            record = change.record
-            now = record.last_seen
-            posted = False
-            for message in change.messages:
-                parent = None
-                if message.kind != "post":
-                    # Threads are per channel: the latest post of this alert in the same one.
-                    (latest,) = execute(
-                        "SELECT max(id) FROM outbox WHERE alert_id = ? AND channel = ?"
-                        " AND kind = 'post'",
-                        (alert_id, message.channel),
-                    )[0]
-                    parent = None if latest is None else int(latest)
-                new_id = insert_message(execute, message, now, alert_id, parent)
-                if message.kind == "post" and not posted:
-                    # The first channel's post (Slack's) stands for the alert's thread.
-                    record = replace(record, message_id=int(new_id))
-                    posted = True
-            for event in change.events:
-                insert_event(execute, event)
-            execute(
-                "INSERT INTO alerts (id, check_name, severity, status, summary, bad_streak,"
-                " ok_streak, first_seen, last_seen, fired_at, reminded_at, resolved_at,"
-                " message_id, alertmanager_done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE SET check_name = excluded.check_name,"
-                " severity = excluded.severity, status = excluded.status,"
-                " summary = excluded.summary, bad_streak = excluded.bad_streak,"
-                " ok_streak = excluded.ok_streak, first_seen = excluded.first_seen,"
-                " last_seen = excluded.last_seen, fired_at = excluded.fired_at,"
-                " reminded_at = excluded.reminded_at, resolved_at = excluded.resolved_at,"
-                " message_id = excluded.message_id,"
-                " alertmanager_done = excluded.alertmanager_done",
-                _alert_row(record),
-            )
-            return record
+            return keep_change(execute, alert_id, change)
 
         return self._transaction(work)
 
@@ -247,6 +214,62 @@ def _alert_row(a: AlertRecord) -> tuple[object, ...]:
         a.message_id,
         int(a.alertmanager_done),
     )
+
+
+# Where a reply or an update of `message` goes (its parent's outbox id), or None: the alert's
+# latest post in the same channel, as alerts always did.
+Parent = Callable[[Execute, Message], int | None]
+
+
+def keep_change(
+    execute: Execute, alert_id: str, change: AlertChange, parent_for: Parent | None = None
+) -> AlertRecord:
+    """Keep one decision in the caller's transaction: its messages, events and the record.
+
+    Returns the record as kept (with the id of a new post as its `message_id`).
+    """
+    record = change.record
+    now = record.last_seen
+    posted = False
+    for message in change.messages:
+        parent = None if parent_for is None else parent_for(execute, message)
+        if parent is None and message.kind != "post":
+            # Threads are per channel: the latest post of this alert in the same one.
+            (latest,) = execute(
+                "SELECT max(id) FROM outbox WHERE alert_id = ? AND channel = ? AND kind = 'post'",
+                (alert_id, message.channel),
+            )[0]
+            parent = None if latest is None else int(latest)
+        new_id = insert_message(execute, message, now, alert_id, parent)
+        if message.kind == "post" and not posted:
+            # The first channel's post (Slack's) stands for the alert's thread.
+            record = replace(record, message_id=int(new_id))
+            posted = True
+    for event in change.events:
+        insert_event(execute, event)
+    execute(
+        "INSERT INTO alerts (id, check_name, severity, status, summary, bad_streak,"
+        " ok_streak, first_seen, last_seen, fired_at, reminded_at, resolved_at,"
+        " message_id, alertmanager_done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET check_name = excluded.check_name,"
+        " severity = excluded.severity, status = excluded.status,"
+        " summary = excluded.summary, bad_streak = excluded.bad_streak,"
+        " ok_streak = excluded.ok_streak, first_seen = excluded.first_seen,"
+        " last_seen = excluded.last_seen, fired_at = excluded.fired_at,"
+        " reminded_at = excluded.reminded_at, resolved_at = excluded.resolved_at,"
+        " message_id = excluded.message_id,"
+        " alertmanager_done = excluded.alertmanager_done",
+        _alert_row(record),
+    )
+    return record
+
+
+def read_alert(execute: Execute, alert_id: str, for_update: bool) -> AlertRecord | None:
+    rows = execute(
+        f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?{' FOR UPDATE' if for_update else ''}",
+        (alert_id,),
+    )
+    return _alert(rows[0]) if rows else None
 
 
 def insert_event(execute: Execute, event: AlertEvent) -> None:

@@ -29,6 +29,8 @@ class Message:
     channel: str = "slack"
     # For replies and updates: the post they belong to (default: the alert's thread).
     parent_id: int | None = None
+    # Part of the open incident: its top-level post, or a reply in (an update of) that post.
+    in_incident: bool = False
 
 
 @dataclass(frozen=True)

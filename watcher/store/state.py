@@ -2,7 +2,8 @@
 
 One repository per concern over one database layer (`watcher/state_db.py`): `alerts` (and
 their events), `outbox`, `timeline` (posted marks), `history` (observations, log counts) and
-`facts` (T0, baselines, the gate, delivery health, transport streaks). Every method is one
+`facts` (T0, baselines, the gate, delivery health, transport streaks), `incidents`, `snoozes`
+and the daemon's `heartbeat`. Every method is one
 transaction; the daemon's threads share one store. The schema is upgraded on first use.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from watcher.store import history, outbox, watch_facts
+from watcher.store import heartbeat, history, incidents, outbox, snoozes, watch_facts
 from watcher.store.alerts import Alerts
 from watcher.store.database import (
     Execute,
@@ -22,8 +23,11 @@ from watcher.store.database import (
     StateDb,
     StateDbError,
 )
+from watcher.store.heartbeat import Heartbeat
 from watcher.store.history import History
+from watcher.store.incidents import Incidents
 from watcher.store.outbox import Outbox
+from watcher.store.snoozes import Snoozes
 from watcher.store.timeline import Timeline
 from watcher.store.watch_facts import WatchFacts
 
@@ -140,6 +144,10 @@ _MIGRATIONS: tuple[Migration, ...] = (
     history.from_metrics_json,
     # Issue 18: the permalink of a delivered top-level post, for the report's links.
     *outbox.SCHEMA,
+    # Issue 16: incidents and their alerts, snoozes, the daemon's heartbeat.
+    *incidents.SCHEMA,
+    *snoozes.SCHEMA,
+    *heartbeat.SCHEMA,
 )
 
 
@@ -159,6 +167,9 @@ class StateStore:
         self.timeline = Timeline(self._transaction)
         self.history = History(self._transaction)
         self.facts = WatchFacts(self._transaction)
+        self.incidents = Incidents(self._transaction, postgres=isinstance(db, PostgresDb))
+        self.snoozes = Snoozes(self._transaction)
+        self.heartbeat = Heartbeat(self._transaction)
 
     @classmethod
     def from_url(cls, url: str) -> StateStore:

@@ -208,6 +208,18 @@ class Metrics:
             version
         ).set(1)
         self._notifications_pending.set(0)
+        # Incidents and snoozes (SPEC 4): 0 from the first scrape, set by each decision.
+        self._incident_open = Gauge(
+            "watcher_incident_open", "1 while an incident is open", registry=registry
+        )
+        self._incident_acknowledged = Gauge(
+            "watcher_incident_acknowledged",
+            "1 while the open incident is acknowledged (reminders no longer ping)",
+            registry=registry,
+        )
+        self._snoozes_active = Gauge(
+            "watcher_snoozes_active", "snoozes in force now", registry=registry
+        )
         self._export_known_labels()
 
     def _export_known_labels(self) -> None:
@@ -261,6 +273,12 @@ class Metrics:
 
     def notifications_pending(self, pending: int) -> None:
         self._notifications_pending.set(pending)
+
+    def steering(self, incident_open: bool, acknowledged: bool, snoozes: int) -> None:
+        """The open incident's state and the snoozes in force."""
+        self._incident_open.set(int(incident_open))
+        self._incident_acknowledged.set(int(acknowledged))
+        self._snoozes_active.set(snoozes)
 
     def alerts(self, firing: Iterable[str]) -> None:
         """Set the firing alerts; those no longer firing read 0."""
