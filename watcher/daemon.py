@@ -128,6 +128,11 @@ class Daemon:
             watch.post_marks, "interval", seconds=TIMELINE_SECONDS, id="timeline",
             next_run_time=now + timedelta(seconds=1), misfire_grace_time=None,
         )  # fmt: skip
+        # The heartbeat `watcher status` reads (older than two cycles: not running).
+        scheduler.add_job(
+            watch.beat, "interval", seconds=TIMELINE_SECONDS, id="heartbeat",
+            next_run_time=now, misfire_grace_time=max(1, int(TIMELINE_SECONDS / 2)),
+        )  # fmt: skip
         scheduler.add_listener(
             lambda event: self._job_event(watch, event),
             EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED,

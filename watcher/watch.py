@@ -166,6 +166,10 @@ class Watch:
             )
         return posted
 
+    def beat(self) -> None:
+        """The daemon's heartbeat in the store, for `watcher status`."""
+        self.store.heartbeat.beat(self.clock.now(), self.settings.check_interval)
+
     def deliver(self, budget: float | None = None, stop: threading.Event | None = None) -> None:
         """Send what is due (until `stop` is set); the delivery loop and shutdown call this."""
         self.notifier.deliver(budget, stop)

@@ -15,6 +15,7 @@ from checks.registry import NAMES
 from checks.result import State
 from checks.sources.clock import Clock, SystemClock
 from watcher import __version__
+from watcher.cli import ack, snooze, status
 from watcher.redact import RedactingFormatter, Redactor
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # client and the checks are a third of the start-up time.
 
 EXIT_UNKNOWN = State.UNKNOWN.value
+# Commands in their own modules (watcher/cli/<name>.py): `register(commands)`, `run(...)`.
+_STEERING = {"ack": ack, "snooze": snooze, "status": status}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -79,6 +82,8 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     scan.add_argument(
         "--json", action="store_true", help="print JSON instead of the table (docs/commands.md)"
     )
+    for command in _STEERING.values():
+        command.register(commands)
     return parser
 
 
@@ -104,6 +109,9 @@ def main(
         return record(settings, clock or SystemClock(), redactor)
     if args.command == "report":
         return report(settings, clock or SystemClock(), redactor, args.html)
+    if args.command in _STEERING:
+        code: int = _STEERING[args.command].run(args, settings, clock or SystemClock(), redactor)
+        return code
     if args.command == "once":
         return once(
             settings, clock or SystemClock(), redactor, args.check, args.json, args.notify, checks
