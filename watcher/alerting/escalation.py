@@ -54,10 +54,13 @@ class Escalation:
         policy: AlertPolicy,
         checks: Registry | None = None,
         route: Callable[[Notice], Sequence[str]] = lambda notice: ("slack",),
+        incident_channels: Sequence[str] = ("slack",),
     ) -> None:
         self._store = store
         self._policy = policy
         self._route = route
+        # The channels that show incidents; the others are told of each alert on its own.
+        self._incident_channels = frozenset(incident_channels)
         # Transport-type failures (docs/alerts.md), as each check declares them: a blip of the
         # network, not a broken contract, so they fire only when seen again.
         self._is_transport = (checks or Registry.default()).is_transport
@@ -176,10 +179,14 @@ class Escalation:
             result = incidents.place(old, change, incident, change.record.last_seen)
             placed.append((change, result))
             decision = result.decision
-            return replace(
-                decision,
-                alert=replace(decision.alert, messages=self._routed(decision.alert.messages)),
-            )
+            messages = self._routed(decision.alert.messages)
+            if result.outcome:
+                # The incident as channels that show incidents see it (first: its post is
+                # the alert's thread), then the alert on its own for the others.
+                shown = [m for m in messages if m.channel in self._incident_channels]
+                own = self._routed(change.messages)
+                messages = shown + [m for m in own if m.channel not in self._incident_channels]
+            return replace(decision, alert=replace(decision.alert, messages=messages))
 
         self._store.incidents.change(alert_id, routed)
         if placed:

@@ -33,15 +33,10 @@ DEFAULT_HOLD = timedelta(minutes=20)
 
 # Firing alerts are sent to Alertmanager again this often (it forgets them after `endsAt`).
 RESEND_SECONDS = 60.0
-# The alerts Alertmanager hears of: paging and warning ones, never "the watch is blind". An
-# incident's top-level message changes with each alert that joins or resolves, and with the
-# acknowledgement (the `acknowledged` label). Snoozed findings fire no alert: never sent.
-_TOLD = (
-    NoticeKind.FIRED,
-    NoticeKind.RESOLVED_ORIGINAL,
-    NoticeKind.INCIDENT,
-    NoticeKind.ACKNOWLEDGED,
-)
+# The alerts Alertmanager hears of: paging and warning ones, never "the watch is blind"; and
+# an incident's acknowledgement (the `acknowledged` label). Snoozed findings fire no alert:
+# they are never sent.
+_TOLD = (NoticeKind.FIRED, NoticeKind.RESOLVED_ORIGINAL, NoticeKind.ACKNOWLEDGED)
 
 
 class Alertmanager(HttpTransport):

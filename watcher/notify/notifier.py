@@ -55,7 +55,13 @@ class Notifier:
         self.composer = Composer(settings.app, settings.slack_mention, runbook)
         context = ChannelContext(settings, http, clock, self.composer, metrics)
         self.transports = build_channels(channels, context)
-        self.escalation = Escalation(store, policy, checks, self.route)
+        self.escalation = Escalation(
+            store,
+            policy,
+            checks,
+            self.route,
+            incident_channels=[t.name for t in self.transports if t.shows_incidents],
+        )
         self.delivery = Delivery(store, self.transports, clock, metrics, on_permanent_failure)
 
     def route(self, notice: Notice) -> list[str]:

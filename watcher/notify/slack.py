@@ -113,6 +113,7 @@ class SlackTransport(Transport):
 
     name = "slack"
     fixable = frozenset(FIXES)
+    shows_incidents = True
 
     def __init__(
         self, token: str | None, base_url: str, channel: str, timeout: float, composer: Composer

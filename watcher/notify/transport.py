@@ -52,6 +52,9 @@ class Transport(ABC):
     fixable: ClassVar[frozenset[str]] = frozenset()
     # Waits for a rate limit hold the whole channel, not one message.
     paused_by_rate_limit: ClassVar[bool] = True
+    # Shows incidents (SPEC 4): one top-level post per incident, its alerts in the thread.
+    # A channel that does not (Alertmanager, a webhook) is told of each alert on its own.
+    shows_incidents: ClassVar[bool] = False
 
     def wants(self, notice: Notice) -> bool:
         """Whether this channel is told of `notice` at all (default: everything)."""
