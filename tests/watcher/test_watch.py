@@ -176,7 +176,8 @@ def test_an_incident_in_the_active_watch_pages_once_and_closes_the_gate(
     assert (paged.text or "").startswith("<@U024BE7LH> CRITICAL raxx-api-prod healthz")
     assert (paged.current_text or "").startswith("RESOLVED (was CRITICAL)")
     reminder, resolved = (r.text or "" for r in fakes.slack.replies(paged.ts))
-    assert reminder.startswith("still CRITICAL after 30 min (since 16:53Z)")
+    # Nobody acknowledged: the incident's reminder pings the on-call again.
+    assert reminder.startswith("<@U024BE7LH> still CRITICAL after 30 min (since 16:53Z)")
     assert resolved.startswith(":white_check_mark: resolved: `healthz.db_sqlite` is clear")
     assert titles(fakes.slack)[1] == "RM-10 4-hour result: issues found — RM-11 gate CLOSED"
     assert len(marks) == 3

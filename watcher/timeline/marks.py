@@ -365,9 +365,13 @@ def _alerts_line(store: StateStore, t0: datetime, now: datetime, show: Show) -> 
     if not posted:
         return f"Alerts since T0: none{still}"
     critical = sum(1 for issue in posted.values() if issue.severity == "CRITICAL")
+    snoozed = [i for i in rm11_gate.with_snooze_reasons(store, posted).values() if i.snoozed]
+    seen = "".join(
+        f"; {show(i.alert_id)} seen while snoozed: {show(i.snoozed or '')}" for i in snoozed
+    )
     return (
         f"Alerts since T0: {len(posted)} ({critical} CRITICAL,"
-        f" {len(posted) - critical} WARNING){still}"
+        f" {len(posted) - critical} WARNING){still}{seen}"
     )
 
 

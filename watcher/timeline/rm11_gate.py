@@ -17,8 +17,9 @@ from watcher.store.history import HistoryRow
 from watcher.store.state import StateStore
 from watcher.timeline import phases
 
-# The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert.
-_ALERTING = frozenset({"fired", "warned"})
+# The alert events that posted a CRITICAL ("fired") or WARNING ("warned") alert, and those of
+# a finding seen while snoozed ("snoozed"): it paged no one, but it counts for the gate.
+_ALERTING = frozenset({"fired", "warned", "snoozed"})
 _RANK = {"WARNING": 1, "CRITICAL": 2}
 # Findings that are blind windows, not alerts: listed by the marks, never closing the gate
 # (docs/daemon.md): a gap in the follower's stream, and lines Logplex itself says it dropped.
@@ -44,6 +45,8 @@ class Issue:
     summary: str
     # Fired before T0 and still firing at T0: it was an alert during the window too.
     carried_over: bool = False
+    # Seen while snoozed: the snooze's reason ("" until it is looked up).
+    snoozed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,23 @@ def window_issues(store: StateStore, t0: datetime, now: datetime | None = None) 
     """Alerts of the 4-hour window (so far, with `now`): one per alert id, worst severity."""
     issues = _firing_at(store, t0)
     collect_issues(issues, store.alerts.events(t0, _window_end(t0, now)))
-    return sorted(issues.values(), key=lambda i: (i.at, i.alert_id))
+    return sorted(with_snooze_reasons(store, issues).values(), key=lambda i: (i.at, i.alert_id))
+
+
+def with_snooze_reasons(store: StateStore, issues: dict[str, Issue]) -> dict[str, Issue]:
+    """Each issue seen while snoozed, with the reason of the snooze that covered it."""
+    if not any(i.snoozed is not None for i in issues.values()):
+        return issues
+    snoozes = store.snoozes.all()
+    found = dict(issues)
+    for key, issue in issues.items():
+        if issue.snoozed is None:
+            continue
+        covering = [s for s in snoozes if s.covers(issue.alert_id)]
+        during = [s for s in covering if s.starts_at <= issue.at < s.ended_at] or covering
+        reason = f"{during[0].reason} (by {during[0].by})" if during else "a snooze"
+        found[key] = replace(issue, snoozed=reason)
+    return found
 
 
 def gate_verdict(
@@ -194,7 +213,15 @@ def describe_issue(issue: Issue, show: Show = quote) -> str:
     when = (
         f"firing since {_hm(issue.at)} (before T0)" if issue.carried_over else f"at {_hm(issue.at)}"
     )
-    return f"{issue.severity} {show(issue.alert_id)} {when}: {show(issue.summary)}"
+    return (
+        f"{issue.severity} {show(issue.alert_id)} {when}: {show(issue.summary)}"
+        f"{_while_snoozed(issue, show)}"
+    )
+
+
+def _while_snoozed(issue: Issue, show: Show) -> str:
+    """Findings seen while snoozed count for the gate; the snooze's reason says why no page."""
+    return "" if issue.snoozed is None else f" (seen while snoozed: {show(issue.snoozed)})"
 
 
 # -- helpers ---
@@ -222,10 +249,17 @@ def collect_issues(issues: dict[str, Issue], events: Iterable[AlertEvent]) -> No
         if event.event not in _ALERTING or event.alert_id in BLIND_WINDOW_FINDINGS:
             continue
         known = issues.get(event.alert_id)
+        snoozed = "" if event.event == "snoozed" else None
         if known is None:
-            issues[event.alert_id] = Issue(event.alert_id, event.severity, event.at, event.summary)
-        elif _RANK.get(event.severity, 0) > _RANK.get(known.severity, 0):
-            issues[event.alert_id] = replace(known, severity=event.severity)
+            issues[event.alert_id] = Issue(
+                event.alert_id, event.severity, event.at, event.summary, snoozed=snoozed
+            )
+            continue
+        if known.snoozed is None and snoozed is not None:
+            known = replace(known, snoozed=snoozed)
+        if _RANK.get(event.severity, 0) > _RANK.get(known.severity, 0):
+            known = replace(known, severity=event.severity)
+        issues[event.alert_id] = known
 
 
 def _issue_reason(issue: Issue, show: Show) -> str:
@@ -234,7 +268,8 @@ def _issue_reason(issue: Issue, show: Show) -> str:
             f"{issue.severity} alert {show(issue.alert_id)} was firing at T0"
             f" (since {_hm(issue.at)})"
         )
-    return f"{issue.severity} alert {show(issue.alert_id)} at {_hm(issue.at)}"
+    snoozed = _while_snoozed(issue, show)
+    return f"{issue.severity} alert {show(issue.alert_id)} at {_hm(issue.at)}{snoozed}"
 
 
 def _sentry_problem(latest: HistoryRow | None, show: Show) -> str | None:
