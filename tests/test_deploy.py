@@ -57,6 +57,9 @@ SPEC_METRICS = frozenset(
         "watcher_pg_waiting_connections",
         "watcher_pg_cache_hit_ratio",
         "watcher_pg_db_size_bytes",
+        "watcher_incident_open",
+        "watcher_incident_acknowledged",
+        "watcher_snoozes_active",
     }
 )
 # SPEC metrics that are histograms: PromQL reads them as `_bucket`, `_sum` and `_count`.

@@ -191,7 +191,8 @@ class Escalation:
         self._store.incidents.change(alert_id, routed)
         if placed:
             change, result = placed[0]
-            _log_decision(change, result)
+            opened = self._store.incidents.open() if result.outcome == "opened" else None
+            _log_decision(change, result, None if opened is None else opened.id)
 
     def _snooze_for(self, finding_id: str) -> Snooze | None:
         return next((s for s in self._snoozes if s.covers(finding_id)), None)
@@ -415,13 +416,13 @@ def _log_change(what: str, alert_id: str, **fields: object) -> None:
     log.info("alert %s", what, extra={"fields": {"alert": alert_id, "change": what, **fields}})
 
 
-def _log_decision(change: AlertChange, placed: incidents.Placed) -> None:
+def _log_decision(change: AlertChange, placed: incidents.Placed, opened: int | None) -> None:
     record = change.record
     kinds = {e.event for e in change.events}
     incident = placed.decision.incident
     number = None if incident is None else incident.id
     if placed.outcome == "opened":
-        _log_change("fired", record.id, severity=record.severity, incident="opened")
+        _log_change("fired", record.id, severity=record.severity, incident=opened, opened=True)
     elif placed.outcome == "joined":
         _log_change("joined an incident", record.id, severity=record.severity, incident=number)
     elif placed.outcome in ("left", "closed"):
