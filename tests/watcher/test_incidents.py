@@ -6,21 +6,32 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from checks.result import Finding, Result, State
 from tests.fakes.slack import TOKEN, FakeSlack, Posted
+from tests.support.alertmanager import Alertmanager as RealAlertmanager
 from tests.support.clock import FakeClock
 from tests.support.postgres import PgServer, empty_database
+from watcher.alerting.escalation import AlertPolicy, Escalation
 from watcher.checking.runner import CheckReport
 from watcher.cli.main import main
+from watcher.notify.alertmanager import Alertmanager
 from watcher.parts import Parts
 from watcher.redact import Redactor
 from watcher.settings import load_settings
+from watcher.store.incidents import IncidentChange, IncidentRecord
+from watcher.store.state import StateStore
+from watcher.timeline.rm11_gate import four_hour_result, gate_verdict
 
 MENTION = "<@U024BE7LH>"
 # A database outage as four checks see it at once (SPEC 4: it pages once).
@@ -411,3 +422,87 @@ class _no_raise:
 
     def __exit__(self, *exc: object) -> bool:
         return False
+
+
+def test_alertmanager_labels_an_acknowledged_incident_and_never_hears_of_a_snoozed_finding(
+    tmp_path: Path, alertmanager: RealAlertmanager, http: httpx.Client
+) -> None:
+    # The session's Alertmanager is shared: this test's alerts carry their own app label, and
+    # it compares endsAt with its own clock (this watch started 10 minutes ago).
+    app = f"raxx-{uuid.uuid4().hex[:8]}"
+    clock = FakeClock(datetime.now(UTC) - timedelta(minutes=10))
+    store = StateStore.sqlite(str(tmp_path / "s.db"))
+    escalation = Escalation(store, AlertPolicy())
+    sync = Alertmanager(http, alertmanager.url, app, clock)
+    store.snoozes.add("logs.", clock.now(), clock.now() + timedelta(hours=1), "restart", "bob")
+    escalation.observe([*outage()[:2], outage()[2]], clock.now())
+    assert sync.sync(store) is None
+    names = sorted(a["labels"]["alertname"] for a in alertmanager.alerts(app=app))
+    assert names == ["healthz.unhealthy", "pg_connections.connections"]  # logs.* snoozed
+    assert all("acknowledged" not in a["labels"] for a in alertmanager.alerts(app=app))
+
+    def acknowledge(current: IncidentRecord | None) -> IncidentChange | None:
+        assert current is not None
+        return IncidentChange(replace(current, acknowledged_by="alice", ack_announced=False))
+
+    store.incidents.update(clock.now(), acknowledge)
+    escalation.steer(clock.now())
+    assert sync.sync(store) is None
+    labels = [a["labels"] for a in alertmanager.alerts(app=app)]
+    assert len(labels) == 2 and all(label["acknowledged"] == "true" for label in labels)
+    store.close()
+
+
+def test_findings_seen_while_snoozed_count_for_the_gate_with_the_reason(
+    watcher: Watcher, slack: FakeSlack
+) -> None:
+    watcher.cycle([report("healthz")], minutes=1)
+    assert watcher.cli("snooze", "healthz", "--for", "1h", "--reason", "heroku restart") == 0
+    down = report("healthz", Finding("healthz.unhealthy", State.CRITICAL, "status=error"))
+    watcher.cycle([down], minutes=1)
+    watcher.cycle([report("healthz")], minutes=1)
+    watcher.cycle([report("healthz")], minutes=1)
+    t0 = watcher.clock.now() - timedelta(minutes=4)
+    lines = four_hour_result(watcher.store, t0, show=str)
+    assert lines[0].startswith("issues found: 1 alert(s)")
+    assert lines[1].endswith("status=error (seen while snoozed: heroku restart (by alice))"), lines
+    verdict = gate_verdict(watcher.store, t0, watcher.clock.now(), show=str)
+    assert not verdict.open
+    assert "seen while snoozed: heroku restart (by alice)" in verdict.reasons[0]
+    (announced,) = slack.top_level()  # the snooze's announcement; no page
+    assert text(announced).startswith(":zzz:")
+
+
+def test_two_watchers_on_one_store_open_one_incident(
+    store_url: str, slack: FakeSlack, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon and `once --notify` side by side: each decides in one transaction."""
+    first = Watcher(store_url, slack, clock, monkeypatch)
+    second = Watcher(store_url, slack, clock, monkeypatch)
+    try:
+        assert first.parts is not None and second.parts is not None
+        first.parts.notifier.observe([report("tables")], clock.now())  # the schema exists
+        start = threading.Barrier(2)
+
+        def observe(w: Watcher, reports: list[CheckReport]) -> None:
+            assert w.parts is not None
+            start.wait()
+            w.parts.notifier.observe(reports, clock.now())
+
+        threads = [
+            threading.Thread(target=observe, args=(first, outage()[:2])),
+            threading.Thread(target=observe, args=(second, outage()[2:])),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        first.deliver()
+        second.deliver()
+        (page,) = slack.top_level()
+        assert len(slack.replies(page.ts)) == 3
+        incident = first.store.incidents.open()
+        assert incident is not None and len(incident.members) == 4
+    finally:
+        first.close()
+        second.close()

@@ -112,10 +112,16 @@ class Alertmanager(HttpTransport):
             if incident is not None and incident.acknowledged_by is not None
             else set()
         )
+        body = [self._alert(a, now, a.id in acknowledged) for a in alerts]
+        # Labels are an alert's identity: the one without `acknowledged` ends now, or it
+        # would stay active beside the acknowledged one until its hold ran out.
+        body += [
+            {**self._alert(a, now, False), "endsAt": _iso(now)}
+            for a in alerts
+            if a.id in acknowledged and a.status == "firing"
+        ]
         try:
-            self.post_json(
-                self._endpoint, [self._alert(a, now, a.id in acknowledged) for a in alerts]
-            )
+            self.post_json(self._endpoint, body)
         except TransportError as exc:
             if exc.reason != "ratelimited":
                 raise
