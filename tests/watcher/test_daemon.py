@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -160,6 +161,39 @@ def test_a_permission_denied_line_reaches_slack_within_5_seconds(daemon: Running
         SESSION_TOKEN,
     ):
         assert secret not in output
+
+
+def test_watcher_status_sees_the_daemon_and_its_incident(daemon: Running, tmp_path: Path) -> None:
+    wait_until(lambda: len(daemon.logplex.requests) >= 1, 20)
+    time.sleep(0.5)
+    now = datetime.now(UTC).isoformat()
+    daemon.logplex.push(
+        f"{now} app[web.1]: psycopg2.errors.InsufficientPrivilege: permission denied for table users"
+    )
+    wait_until(
+        lambda: any("logs.permission_denied" in str(m.blocks) for m in daemon.slack.messages), 10
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+        "PYTHONPATH": str(ROOT),
+        "WATCHER_STATE_URL": f"sqlite:///{tmp_path}/state.db",
+    }
+    # A one-off dyno's view: the store alone, no outside call.
+    status = subprocess.run(
+        [sys.executable, "-m", "watcher", "status", "--json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    data = json.loads(status.stdout)
+    assert status.returncode == 2, status.stdout
+    assert data["daemon_running"] is True and data["daemon_seen_at"].endswith("Z")
+    assert [a["id"] for a in data["incident"]["alerts"]] == ["logs.permission_denied"]
+    assert stop(daemon) < 10
+    assert 'msg="alert fired" alert=logs.permission_denied' in daemon.output()
 
 
 def test_sigterm_twice_still_exits_cleanly_within_10_seconds(daemon: Running) -> None:

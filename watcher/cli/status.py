@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from watcher.store.state import StateStore
 
 NAME = "status"
-_EXIT = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+_WORST = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
 # The daemon writes its heartbeat every timeline pass; older than two cycles: not running.
 STALE_CYCLES = 2
 
@@ -137,8 +137,9 @@ def status(store: StateStore, settings: Settings, now: datetime) -> tuple[dict[s
         "daemon_seen_at": None if beat is None else _iso(beat.seen_at),
         "daemon_running": running,
     }
-    code = max((_EXIT.get(a.severity, 3) for a in by_id.values()), default=0)
-    return data, code
+    # Worst as SPEC 1 orders states: CRITICAL, then UNKNOWN (a blind check), then WARNING.
+    worst = max((_WORST.get(a.severity, 2) for a in by_id.values()), default=0)
+    return data, [0, 1, 3, 2][worst]
 
 
 def to_table(data: dict[str, Any]) -> str:
