@@ -24,13 +24,14 @@ def alerts_and_blind(
     """Each firing from its fired (or warned) event to its resolved one; the blind windows the
     marks list (`rm11_gate.blind_windows`), a check's from its first UNKNOWN observation."""
     posts = _posts_by_alert(store)
+    pages = incidents(store)
     open_alerts: dict[str, AlertItem] = {}
     alerts: list[AlertItem] = []
     fired_count: dict[str, int] = {}
     for event in store.alerts.events(until=end + _INCLUSIVE):
         if event.alert_id.endswith(BLIND_SUFFIX) or event.event == "blind":
             continue
-        _alert_event(event, open_alerts, alerts, fired_count, posts)
+        _alert_event(event, open_alerts, alerts, fired_count, posts, pages)
     alerts += open_alerts.values()
     # The same windows the marks list, from the watch's start: one that began before the
     # report's start may still have been open during it.
@@ -52,14 +53,18 @@ def _alert_event(
     done: list[AlertItem],
     fired_count: dict[str, int],
     posts: dict[str, list[OutboxItem]],
+    pages: tuple[Incident, ...] = (),
 ) -> None:
     current = open_alerts.get(event.alert_id)
     if event.event in _ALERTING:
-        # Each fired or warned event posted one message: the nth post of this alert.
+        # Each fired or warned event posted one message: the nth post of this alert; an
+        # alert that joined an incident is in the thread of the incident's post.
         nth = fired_count.get(event.alert_id, 0)
         fired_count[event.alert_id] = nth + 1
         sent = posts.get(event.alert_id, [])
         permalink = sent[nth].permalink if nth < len(sent) else None
+        if permalink is None:
+            permalink = _incident_link(pages, event)
         if current is None:
             open_alerts[event.alert_id] = AlertItem(
                 event.alert_id, event.severity, event.at, None, event.summary, permalink=permalink
@@ -92,6 +97,15 @@ def _blind_since(store: StateStore, check: str, declared: datetime) -> datetime:
     return since
 
 
+def _incident_link(pages: tuple[Incident, ...], event: AlertEvent) -> str | None:
+    """The link of the incident `event`'s alert was part of at the time."""
+    for page in pages:
+        closed = page.closed_at is None or event.at <= page.closed_at
+        if event.alert_id in page.alerts and page.opened_at <= event.at and closed:
+            return page.permalink
+    return None
+
+
 def _with(item: AlertItem, **changes: object) -> AlertItem:
     return replace(item, **changes)  # type: ignore[arg-type]
 
@@ -106,12 +120,28 @@ def _posts_by_alert(store: StateStore) -> dict[str, list[OutboxItem]]:
 
 
 def incidents(store: StateStore) -> tuple[Incident, ...]:
-    """Incidents as the store keeps them; a store without incidents has none to show."""
-    del store  # the store keeps no incidents yet (docs/alerts.md's pages per root cause)
-    return ()
+    """Incidents as the store keeps them, oldest first, with their top-level post's link."""
+    found = []
+    for kept in reversed(store.incidents.latest(limit=1000)):
+        post = None if kept.message_id is None else store.outbox.message(kept.message_id)
+        found.append(
+            Incident(
+                str(kept.id),
+                kept.opened_at,
+                kept.closed_at,
+                tuple(m.alert_id for m in kept.members),
+                kept.acknowledged_at,
+                kept.acknowledged_by,
+                kept.ack_note,
+                None if post is None else post.permalink,
+            )
+        )
+    return tuple(found)
 
 
 def snoozes(store: StateStore) -> list[Snooze]:
-    """Snoozes as the store keeps them; a store without snoozes has none to show."""
-    del store  # the store keeps no snoozes yet (docs/alerts.md's `watcher snooze`)
-    return []
+    """Snoozes as the store keeps them (`watcher snooze`), oldest first."""
+    return [
+        Snooze(s.target, s.starts_at, s.ends_at, s.reason, s.by, s.cancelled_at)
+        for s in store.snoozes.all()
+    ]
