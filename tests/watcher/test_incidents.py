@@ -264,6 +264,12 @@ def test_ack_and_snooze_across_a_restart(
         w.restart()
         w.deliver()  # announced once, whatever restarts
         assert len(slack.top_level()) == 2
+        # After the restart, a new alert joins the same incident and pings once (acknowledged).
+        grants = Finding("grants.role_missing", State.CRITICAL, "role raptor_app is gone")
+        w.cycle([*outage(), report("grants", grants)], minutes=1)
+        assert len(slack.top_level()) == 2
+        joined = slack.replies(page.ts)[-1]
+        assert text(joined).startswith(f"{MENTION} new since the acknowledgement")
         capsys.readouterr()
         assert w.cli("snooze", "--list") == 0
         listed = capsys.readouterr().out

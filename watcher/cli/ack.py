@@ -65,9 +65,10 @@ def run(args: argparse.Namespace, settings: Settings, clock: Clock, redactor: Re
             return IncidentChange(
                 replace(
                     current,
-                    acknowledged_by=by,
+                    # Posted to Slack: a secret pasted by mistake is masked first.
+                    acknowledged_by=redactor(by),
                     acknowledged_at=now,
-                    ack_note=args.note.strip() or None,
+                    ack_note=redactor(args.note.strip()) or None,
                     ack_announced=False,
                 )
             )

@@ -105,7 +105,9 @@ def _add(
     if not reason:
         return fail(NAME, "--reason is empty: say why (it is posted and kept in the record)")
     now = clock.now()
-    snooze = store.snoozes.add(target, now, now + duration, " ".join(reason.split()), by)
+    # Posted to Slack and kept: a secret pasted by mistake is masked before either.
+    reason = redactor(" ".join(reason.split()))
+    snooze = store.snoozes.add(target, now, now + duration, reason, redactor(by))
     print(
         redactor(
             f"snoozed {target} until {snooze.ends_at:%Y-%m-%d %H:%M:%S}Z by {by}: {snooze.reason};"

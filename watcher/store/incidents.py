@@ -9,7 +9,7 @@ for one outage, and a restart neither forgets the incident nor pages it again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.store.alerts import (
@@ -132,7 +132,6 @@ class Decision:
 
     alert: AlertChange
     incident: IncidentRecord | None = None
-    extra_events: Sequence[AlertEvent] = field(default_factory=tuple)
 
 
 class Incidents(Repository):
@@ -183,8 +182,6 @@ class Incidents(Repository):
                         "UPDATE incidents SET message_id = ? WHERE id = ?",
                         (posted, kept_incident.id),
                     )
-            for event in decision.extra_events:
-                insert_event(execute, event)
             return record
 
         return self._transaction(work)
