@@ -332,6 +332,7 @@ def test_cancel_ends_a_snooze_now(watcher: Watcher, slack: FakeSlack) -> None:
         (["snooze", "--cancel", "healthz"], "no snooze of 'healthz' is in force"),
         (["snooze", "--list", "healthz"], "give one of TARGET"),
         (["snooze", "healthz", "--for"], "expected one argument"),
+        (["ack", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
 def test_usage_errors_exit_3_with_one_line(

@@ -91,7 +91,16 @@ def main(
     argv: Sequence[str] | None = None, clock: Clock | None = None, checks: Registry | None = None
 ) -> int:
     """Entry point of the console script; returns the exit code. `checks`: the registry's."""
-    args = _parser(NAMES if checks is None else checks.names).parse_args(argv)
+    parser = _parser(NAMES if checks is None else checks.names)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command in _STEERING:
+        # `ack`, `snooze`, `status`: a usage error is one line (SPEC 4).
+        print(
+            f"watcher {args.command}: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr
+        )
+        return EXIT_UNKNOWN
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "scan":
         return _scan_command(args, clock or SystemClock())
     from watcher.settings import ConfigError, load_settings
