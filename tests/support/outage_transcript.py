@@ -146,8 +146,11 @@ def channel(slack: FakeSlack) -> list[str]:
         out.append(f"[{_hm(post)}] POST  {post.text}")
         out += [f"        | {line}" for line in _sections(post.blocks)]
         for n, edit in enumerate(post.edits, 1):
-            out.append(f"        chat.update #{n}: {edit.text}")
-            out += [f"          | {line}" for line in _sections(edit.blocks)]
+            # One line per edit: its first words, then the incident's list as it reads now.
+            listed = [
+                line for line in _sections(edit.blocks) if line.startswith(("*Incident", "•"))
+            ]
+            out.append(f"        chat.update #{n}: {(edit.text or '')[:60]}… || {' '.join(listed)}")
         for reply in slack.replies(post.ts):
             out.append(f"  [{_hm(reply)}] ↳ {reply.text}")
     return out
