@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from watcher.cli.common import NO_STORE, default_by, fail, one_line_errors
 
 if TYPE_CHECKING:
-    from checks.clock import Clock
+    from checks.sources.clock import Clock
     from watcher.redact import Redactor
     from watcher.settings import Settings
     from watcher.store.incidents import IncidentRecord

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from watcher.cli.common import NO_STORE, default_by, fail, one_line_errors
 
 if TYPE_CHECKING:
-    from checks.clock import Clock
     from checks.registry import Registry
+    from checks.sources.clock import Clock
     from watcher.redact import Redactor
     from watcher.settings import Settings
 
@@ -80,7 +80,7 @@ def _add(
     redactor: Redactor,
     checks: Registry | None,
 ) -> int:
-    from checks.log_patterns import catalogue
+    from checks.logparse.log_patterns import catalogue
     from checks.registry import Registry
     from watcher.alerting.snooze_targets import parse_duration, target_problem
 

@@ -1,169 +1,40 @@
-"""Incidents, `watcher ack`, `watcher snooze` and `watcher status` (SPEC 4 and 9): the composition
-root's notifier against the Slack fake (a real HTTP server slack_sdk accepts), on SQLite and
-PostgreSQL state stores, with the injected clock; the commands run in-process on the same store."""
+"""Incidents (SPEC 4): one page per root cause, reminders until acknowledged, snoozes; against
+the Slack fake and a real Alertmanager, on SQLite and PostgreSQL state stores, with the injected
+clock (tests/support/steering.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
-from checks.result import Finding, Result, State
-from tests.fakes.slack import TOKEN, FakeSlack, Posted
+from checks.result import Finding, State
+from tests.fakes.slack import FakeSlack
 from tests.support.alertmanager import Alertmanager as RealAlertmanager
 from tests.support.clock import FakeClock
-from tests.support.postgres import PgServer, empty_database
+from tests.support.steering import (
+    LONG_QUERY,
+    MENTION,
+    OUTAGE,
+    Watcher,
+    blocks_text,
+    outage,
+    recovered,
+    report,
+    text,
+)
 from watcher.alerting.escalation import AlertPolicy, Escalation
 from watcher.checking.runner import CheckReport
-from watcher.cli.main import main
 from watcher.notify.alertmanager import Alertmanager
-from watcher.parts import Parts
-from watcher.redact import Redactor
-from watcher.settings import load_settings
 from watcher.store.incidents import IncidentChange, IncidentRecord
 from watcher.store.state import StateStore
 from watcher.timeline.rm11_gate import four_hour_result, gate_verdict
-
-MENTION = "<@U024BE7LH>"
-# A database outage as four checks see it at once (SPEC 4: it pages once).
-OUTAGE = [
-    ("healthz", Finding("healthz.unhealthy", State.CRITICAL, "status=error db=unreachable")),
-    (
-        "pg_connections",
-        Finding("pg_connections.connections", State.CRITICAL, "24 of 25 connections in use"),
-    ),
-    (
-        "logs",
-        Finding(
-            "logs.operational_error",
-            State.CRITICAL,
-            "OperationalError: could not connect to server (3 lines)",
-        ),
-    ),
-    ("sentry", Finding("sentry.4711", State.CRITICAL, "OperationalError: server closed")),
-]
-LONG_QUERY = Finding("pg_activity.long_query", State.WARNING, "pid 4242 active for 95 s")
-
-
-def report(check: str, *findings: Finding) -> CheckReport:
-    return CheckReport(check, "7.3", Result.from_findings(findings, "fine"), 0.1)
-
-
-def outage() -> list[CheckReport]:
-    return [report(check, finding) for check, finding in OUTAGE]
-
-
-def recovered() -> list[CheckReport]:
-    return [report(check) for check, _ in OUTAGE]
-
-
-class Watcher:
-    """The watcher's parts over one store URL; `restart()` is a new process on the same store."""
-
-    def __init__(self, url: str, slack: FakeSlack, clock: FakeClock, mp: pytest.MonkeyPatch):
-        self.url, self.slack, self.clock = url, slack, clock
-        mp.setenv("WATCHER_STATE_URL", url)
-        mp.setenv("SLACK_BOT_TOKEN", TOKEN)
-        mp.setenv("WATCHER_SLACK_API_URL", slack.api_url)
-        mp.setenv("WATCHER_SLACK_MENTION", MENTION)
-        mp.setenv("WATCHER_CUTOVER_AT", f"{clock.now():%Y-%m-%dT%H:%M:%SZ}")
-        mp.setenv("USER", "alice")
-        self.parts: Parts | None = None
-        self.restart()
-
-    def restart(self) -> None:
-        if self.parts is not None:
-            self.parts.close()
-        settings = load_settings()
-        self.parts = Parts(
-            settings, self.clock, Redactor(settings.secrets()), registry=CollectorRegistry()
-        )
-
-    @property
-    def store(self):  # type: ignore[no-untyped-def]
-        assert self.parts is not None
-        return self.parts.store
-
-    def cycle(self, reports: list[CheckReport], minutes: float = 15) -> None:
-        """Observe now, deliver, then let `minutes` pass."""
-        assert self.parts is not None
-        self.parts.notifier.observe(reports, self.clock.now())
-        self.deliver()
-        self.clock.advance(minutes * 60)
-
-    def deliver(self) -> None:
-        assert self.parts is not None
-        self.parts.notifier.deliver()
-
-    def cli(self, *argv: str) -> int:
-        return main(list(argv), clock=self.clock)
-
-    def close(self) -> None:
-        if self.parts is not None:
-            self.parts.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    with empty_database(server) as database:
-        yield database.url
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'state.db'}"
-
-
-@pytest.fixture
-def watcher(
-    sqlite_url: str, slack: FakeSlack, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Watcher]:
-    w = Watcher(sqlite_url, slack, clock, monkeypatch)
-    yield w
-    w.close()
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def changes() -> Iterator[list[logging.LogRecord]]:
-    """The alert-change lines the escalation logs (the CLI resets the root logger's handlers)."""
-    logger = logging.getLogger("watcher.alerting.escalation")
-    handler = _Records()
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield handler.records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
-
-
-def text(message: Posted) -> str:
-    return message.current_text or ""
-
-
-def blocks_text(message: Posted) -> str:
-    return json.dumps(message.current_blocks)
 
 
 def test_a_database_outage_pages_once(watcher: Watcher, slack: FakeSlack) -> None:
@@ -317,118 +188,6 @@ def test_cancel_ends_a_snooze_now(watcher: Watcher, slack: FakeSlack) -> None:
     _, ended = slack.top_level()
     assert "cancelled by carol" in text(ended)
     assert watcher.store.snoozes.active(watcher.clock.now()) == []
-
-
-@pytest.mark.parametrize(
-    ("argv", "problem"),
-    [
-        (["ack"], "nothing to acknowledge: no incident is open"),
-        (["snooze", "nope", "--for", "1h", "--reason", "x"], "'nope' names no check"),
-        (["snooze", "healthz.nope", "--for", "1h", "--reason", "x"], "names no finding kind"),
-        (["snooze", "healthz", "--for", "5h", "--reason", "x"], "longer than WATCHER_SNOOZE_MAX"),
-        (["snooze", "healthz", "--for", "soon", "--reason", "x"], "is not a duration"),
-        (["snooze", "healthz", "--reason", "x"], "--for DURATION is missing"),
-        (["snooze", "healthz", "--for", "1h", "--reason", "  "], "--reason is empty"),
-        (["snooze", "--cancel", "healthz"], "no snooze of 'healthz' is in force"),
-        (["snooze", "--list", "healthz"], "give one of TARGET"),
-        (["snooze", "healthz", "--for"], "expected one argument"),
-        (["ack", "--bogus"], "unrecognized arguments: --bogus"),
-    ],
-)
-def test_usage_errors_exit_3_with_one_line(
-    watcher: Watcher,
-    argv: list[str],
-    problem: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    watcher.cycle([report("tables")])  # the store exists
-    capsys.readouterr()
-    with pytest.raises(SystemExit) if argv[-1] == "--for" else _no_raise() as raised:
-        code = watcher.cli(*argv)
-    if raised is not None:
-        code = raised.value.code  # type: ignore[assignment]
-    err = capsys.readouterr().err
-    assert code == 3
-    assert len(err.strip().splitlines()) == 1 and problem in err, err
-
-
-def test_ack_names_the_open_ids_when_the_id_is_unknown_or_ambiguous(
-    watcher: Watcher, capsys: pytest.CaptureFixture[str]
-) -> None:
-    watcher.cycle(outage())
-    capsys.readouterr()
-    assert watcher.cli("ack", "pg_") == 0  # a unique prefix
-    assert watcher.cli("ack", "x") == 3
-    err = capsys.readouterr().err
-    assert "unknown alert id 'x'; open: healthz.unhealthy, pg_connections.connections" in err
-
-
-def test_status_json_shape(watcher: Watcher, capsys: pytest.CaptureFixture[str]) -> None:
-    watcher.cycle(outage(), minutes=1)
-    assert watcher.cli("snooze", "pg_activity", "--for", "1h", "--reason", "vacuum") == 0
-    watcher.parts.watch().beat()  # type: ignore[union-attr]
-    capsys.readouterr()
-    assert watcher.cli("status", "--json") == 2
-    data = json.loads(capsys.readouterr().out)
-    assert {
-        "t0",
-        "phase",
-        "gate",
-        "incident",
-        "snoozes",
-        "checks",
-        "outbox",
-        "daemon_seen_at",
-    } <= set(data)
-    assert data["t0"] == "2026-05-16T14:48:42Z" and data["phase"] == "active"
-    assert data["gate"]["open"] is False and data["gate"]["reasons"]
-    assert data["incident"]["acknowledged_by"] is None
-    assert [a["id"] for a in data["incident"]["alerts"]] == [f.id for _, f in OUTAGE]
-    assert {a["state"] for a in data["incident"]["alerts"]} == {"CRITICAL"}
-    assert data["snoozes"] == [
-        {
-            "target": "pg_activity",
-            "until": "2026-05-16T15:49:42Z",
-            "reason": "vacuum",
-            "by": "alice",
-        }
-    ]
-    assert data["outbox"] == {"pending": 0, "failed": []}
-    assert data["daemon_seen_at"] == "2026-05-16T14:49:42Z" and data["daemon_running"] is True
-    watcher.clock.advance(3 * 900)
-    assert watcher.cli("status") == 2
-    table = capsys.readouterr().out
-    assert "NOT acknowledged" in table and "daemon: NOT running" in table
-
-
-def test_status_never_creates_a_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("WATCHER_STATE_URL", f"sqlite:///{tmp_path / 'none.db'}")
-    assert main(["status", "--json"], clock=FakeClock()) == 3
-    captured = capsys.readouterr()
-    assert captured.out == "" and "state store has not been created" in captured.err
-    assert not (tmp_path / "none.db").exists()
-
-
-def test_the_metrics_show_the_incident_and_the_snoozes(watcher: Watcher) -> None:
-    assert watcher.parts is not None
-    registry = watcher.parts.registry
-    names = ("watcher_incident_open", "watcher_incident_acknowledged", "watcher_snoozes_active")
-    assert [registry.get_sample_value(n) for n in names] == [0, 0, 0]  # from the first scrape
-    watcher.cycle(outage(), minutes=1)
-    assert watcher.cli("ack") == 0
-    assert watcher.cli("snooze", "logs.", "--for", "1h", "--reason", "restart") == 0
-    watcher.deliver()
-    assert [registry.get_sample_value(n) for n in names] == [1, 1, 1]
-
-
-class _no_raise:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return False
 
 
 def test_alertmanager_labels_an_acknowledged_incident_and_never_hears_of_a_snoozed_finding(
