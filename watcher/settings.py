@@ -121,7 +121,8 @@ class Settings(BaseSettings):
     resolve_after: int = Field(2, ge=1, le=100)
     reminder_interval: float = Field(1800, gt=0)
     blind_after: int = Field(3, ge=1, le=100)
-    # The longest `watcher snooze --for` (SPEC 2): planned work, not a way to mute the watch.
+    # The longest `watcher snooze --for` (docs/settings.md): planned work, not a way to mute
+    # the watch.
     snooze_max: float = Field(14400, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     # Set by Heroku on every dyno: lines of the watcher's own dyno are never matched.

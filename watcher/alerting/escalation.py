@@ -412,7 +412,7 @@ def _iso(at: datetime) -> str:
 
 
 def _log_change(what: str, alert_id: str, **fields: object) -> None:
-    """One line per alert change (SPEC 8): what, which alert, never the matched text."""
+    """One line per alert change (docs/daemon.md): what, which alert, never the matched text."""
     log.info("alert %s", what, extra={"fields": {"alert": alert_id, "change": what, **fields}})
 
 

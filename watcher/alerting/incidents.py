@@ -1,4 +1,4 @@
-"""One page per root cause (SPEC 4): where an alert's decision goes once incidents exist.
+"""One page per root cause (docs/incidents.md): where an alert's decision goes once incidents exist.
 
 `place()` takes what the alert lifecycle decided for one alert (fire, resolve) and the open
 incident, and says what is posted instead: the first CRITICAL opens an incident (its top-level

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import timedelta
 
-# The finding kinds of SPEC section 1, per check; `logs` adds the catalogue's pattern ids and
+# The finding kinds of docs/checks.md, per check; `logs` adds the catalogue's pattern ids and
 # `sentry` takes any issue id. A check registered later, and not listed here, takes any kind.
 FINDING_KINDS: dict[str, frozenset[str]] = {
     "healthz": frozenset(

@@ -1,4 +1,5 @@
-"""`watcher ack [ID] [--by NAME] [--note TEXT]`: someone has the open incident (SPEC 4).
+"""`watcher ack [ID] [--by NAME] [--note TEXT]`: someone has the open incident
+(docs/incidents.md).
 
 Writes the state store only; the daemon (or the next `once --notify`) posts the reply and
 edits the incident's top-level message. Reminders go on without the mention.

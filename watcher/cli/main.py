@@ -94,7 +94,7 @@ def main(
     parser = _parser(NAMES if checks is None else checks.names)
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command in _STEERING:
-        # `ack`, `snooze`, `status`: a usage error is one line (SPEC 4).
+        # `ack`, `snooze`, `status`: a usage error is one line (docs/incidents.md).
         print(
             f"watcher {args.command}: unrecognized arguments: {' '.join(unknown)}", file=sys.stderr
         )

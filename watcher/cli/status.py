@@ -1,4 +1,5 @@
-"""`watcher status [--json]`: what the watch knows now, from the state store alone (SPEC 9).
+"""`watcher status [--json]`: what the watch knows now, from the state store alone
+(docs/incidents.md).
 
 No outside call, and never a new store: an empty or missing one says so on stderr (exit 3).
 Exit code: the state of the worst open alert (0 when none).
@@ -28,7 +29,9 @@ STALE_CYCLES = 2
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(NAME, help="what the watch knows now, from the state store alone")
-    parser.add_argument("--json", action="store_true", help="print the JSON object of SPEC 9")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of the table (docs/incidents.md)"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings, clock: Clock, redactor: Redactor) -> int:
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace, settings: Settings, clock: Clock, redactor: Re
 
 
 def status(store: StateStore, settings: Settings, now: datetime) -> tuple[dict[str, Any], int]:
-    """The SPEC 9 object and the exit code."""
+    """The JSON object and the exit code."""
     from checks.registry import NAMES
     from watcher.notify.slack import fix_for
     from watcher.store.alerts import FIRING
@@ -137,7 +140,7 @@ def status(store: StateStore, settings: Settings, now: datetime) -> tuple[dict[s
         "daemon_seen_at": None if beat is None else _iso(beat.seen_at),
         "daemon_running": running,
     }
-    # Worst as SPEC 1 orders states: CRITICAL, then UNKNOWN (a blind check), then WARNING.
+    # Worst as the exit codes order states: CRITICAL, then UNKNOWN (a blind check), then WARNING.
     worst = max((_WORST.get(a.severity, 2) for a in by_id.values()), default=0)
     return data, [0, 1, 3, 2][worst]
 

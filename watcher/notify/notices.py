@@ -25,7 +25,8 @@ class NoticeKind(StrEnum):
     SEEING_AGAIN = "seeing_again"  # that check sees again
     NOTE = "note"  # a timeline post: a title and lines
     TEXT = "text"  # one line of plain text
-    # Incidents (SPEC 4): the top-level message of an incident, as it reads now: its first
+    # Incidents (docs/incidents.md): the top-level message of an incident, as it reads now:
+    # its first
     # alert, and `lines` ("<alert id> <state>") every alert of it; `at` once it is closed.
     INCIDENT = "incident"
     JOINED = "joined"  # an alert joins the open incident: a reply in its thread

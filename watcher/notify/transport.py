@@ -52,7 +52,8 @@ class Transport(ABC):
     fixable: ClassVar[frozenset[str]] = frozenset()
     # Waits for a rate limit hold the whole channel, not one message.
     paused_by_rate_limit: ClassVar[bool] = True
-    # Shows incidents (SPEC 4): one top-level post per incident, its alerts in the thread.
+    # Shows incidents (docs/incidents.md): one top-level post per incident, its alerts in its
+    # thread.
     # A channel that does not (Alertmanager, a webhook) is told of each alert on its own.
     shows_incidents: ClassVar[bool] = False
 

@@ -1,5 +1,5 @@
 """The daemon's heartbeat: when `watcher run` last wrote, so `watcher status` can tell whether
-it runs (SPEC 9)."""
+it runs (docs/incidents.md)."""
 
 from __future__ import annotations
 

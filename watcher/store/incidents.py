@@ -1,4 +1,5 @@
-"""Incidents (SPEC 4): one page per root cause. An incident is opened by a CRITICAL alert,
+"""Incidents (docs/incidents.md): one page per root cause. An incident is opened by a CRITICAL
+alert,
 joined by every alert that fires while it is open, and closed when all its alerts resolved.
 
 An alert's decision and its incident's are kept in one transaction with the messages they

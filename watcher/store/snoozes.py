@@ -1,4 +1,5 @@
-"""Snoozes (SPEC 4): planned work during which a target's findings are recorded, not escalated.
+"""Snoozes (docs/incidents.md): planned work during which a target's findings are recorded, not
+escalated.
 
 `watcher snooze` only writes a row here; the daemon (or the next `once --notify`) announces it,
 and its end, exactly once: the flag and the messages are kept in one transaction.

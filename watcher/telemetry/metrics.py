@@ -208,7 +208,7 @@ class Metrics:
             version
         ).set(1)
         self._notifications_pending.set(0)
-        # Incidents and snoozes (SPEC 4): 0 from the first scrape, set by each decision.
+        # Incidents and snoozes (docs/incidents.md): 0 from the first scrape, set by each decision.
         self._incident_open = Gauge(
             "watcher_incident_open", "1 while an incident is open", registry=registry
         )
