@@ -2,7 +2,7 @@
 
 Both APIs on one server, as the real CLI reaches them with `HEROKU_HOST=http://127.0.0.1:PORT`
 and `HEROKU_DATA_HOST=127.0.0.1` (the Data API's host takes the scheme and port of
-HEROKU_HOST). Platform API: `GET /apps/{app}` (with `generation`, `cedar` or `fir`),
+HEROKU_HOST). Platform API: `GET /account`, `GET /apps/{app}` (with `generation`, `cedar` or `fir`),
 `GET /apps/{app}/config-vars`, `GET /apps/{app}/addons`, `GET /apps/{app}/addon-attachments`
 (the add-on's plan and the config vars only when `Accept-Inclusion` asks for them), and
 `POST /apps/{app}/log-sessions`. Every Platform answer carries `RateLimit-Remaining`, one token
@@ -175,6 +175,7 @@ class FakeHeroku(FakeServer):
         self.logplex: FakeLogplex | None = None
         self.config: dict[str, str] = {"WEB_CONCURRENCY": "2"}  # config vars besides add-ons'
         self.log_session_bodies: list[Any] = []
+        self.account_email = "ops@raxx.app"
         self._numbers = itertools.count(27271)
         super().__init__(self._answer)
 
@@ -287,6 +288,8 @@ class FakeHeroku(FakeServer):
         if not self._authorized(request):
             return _unauthorized()
         parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts == ["account"]:
+            return json_reply(self.account())
         if len(parts) < 2 or parts[0] != "apps":
             return _error(404, "not_found", "The requested API endpoint was not found.")
         if parts[1] != self.app:
@@ -305,6 +308,18 @@ class FakeHeroku(FakeServer):
         if route == ("POST", "log-sessions"):
             return self._log_session(request)
         return _error(404, "not_found", "The requested API endpoint was not found.")
+
+    def account(self) -> dict[str, Any]:
+        """`GET /account`: the token's user (Platform API schema: account.info)."""
+        return {
+            "id": "01234567-89ab-cdef-0123-456789abcdef",
+            "email": self.account_email,
+            "name": "Raxx Ops",
+            "verified": True,
+            "two_factor_authentication": True,
+            "created_at": "2024-01-08T09:00:00Z",
+            "updated_at": "2026-05-01T09:00:00Z",
+        }
 
     def _app(self) -> dict[str, Any]:
         return {

@@ -1,4 +1,5 @@
-"""Sentry's Web API as the watcher reads it: project details and the organization issues list.
+"""Sentry's Web API as the watcher reads it: the organization, project details and environments,
+and the organization issues list.
 
 An issue is shaped as Sentry's OpenAPI example of the organization issues list
 (getsentry/sentry, src/sentry/apidocs/examples/issue_examples.py, SIMPLE_ISSUE); `firstSeen`
@@ -80,6 +81,9 @@ class FakeSentry(FakeServer):
     def __init__(self) -> None:
         self.issues: list[FakeIssue] = []
         self.failures: list[Reply] = []
+        # The project's environments, as `GET /api/0/projects/{org}/{project}/environments/`
+        # lists them (an environment appears once an event was sent with it).
+        self.environments = ["production", "staging"]
         self._ids = itertools.count(4100)
         super().__init__(self._answer)
 
@@ -103,6 +107,15 @@ class FakeSentry(FakeServer):
             return json_reply({"detail": "Invalid token"}, 401)
         if request.path == f"/api/0/projects/{ORG}/{PROJECT}/":
             return json_reply({"id": PROJECT_ID, "slug": PROJECT, "name": "raxx-backend"})
+        if request.path == f"/api/0/organizations/{ORG}/":
+            return json_reply({"id": "1147", "slug": ORG, "name": "Raxx", "status": {"id": "active"}})
+        if request.path == f"/api/0/projects/{ORG}/{PROJECT}/environments/":
+            return json_reply(
+                [
+                    {"id": str(n), "name": name, "isHidden": False}
+                    for n, name in enumerate(self.environments, start=1)
+                ]
+            )
         if request.path == f"/api/0/organizations/{ORG}/issues/":
             return self._issues(request)
         return json_reply({"detail": "The requested resource does not exist"}, 404)

@@ -1,7 +1,10 @@
 """Slack's Web API as slack_sdk's `WebClient(token=TOKEN, base_url=fake.url + "/api/")` calls it.
 
 Methods: `chat.postMessage`, `chat.update`, `chat.getPermalink`, `auth.test` and the reading
-`conversations.history`, `.replies` and `.list`. slack_sdk's WebClient POSTs every method (it
+`conversations.history`, `.replies`, `.list` (paged by `cursor`), `.info` (with `is_member`),
+`users.info` and `usergroups.list`. Every answer that passed authentication carries the
+token's scopes in the `x-oauth-scopes` header, as Slack's do; each reading method needs its
+scope (`missing_scope` with `needed` and `provided` otherwise). slack_sdk's WebClient POSTs every method (it
 ignores the documented GET of `chat.getPermalink`: Slack takes POST for every method), the chat
 methods as a JSON body and the others form-encoded, the token in `Authorization: Bearer`; both
 encodings are accepted here (a form's `blocks` is a JSON string, as Slack takes it).
@@ -27,6 +30,9 @@ CHANNEL = "#ops-alerts"
 CHANNEL_ID = "C0OPSALRT"
 BOT_USER = "U0WATCHER"
 BOT_ID = "B0WATCHER"
+# The on-call (WATCHER_SLACK_MENTION's user) and the on-call user group.
+ON_CALL = "U024BE7LH"
+ON_CALL_GROUP = "S0614TZR7"
 # The first message's ts; each later one is 100 microseconds on, so ts is strictly increasing.
 _FIRST_TS_MICROS = 1_747_405_862_000_100
 # What Slack documents for `text`: longer messages are rejected or cut.
@@ -109,7 +115,29 @@ class FakeSlack(FakeServer):
         # that times out then does not know Slack posted it.
         self.delay = 0.0
         # The token's scopes that matter to reading history: without them, `missing_scope`.
-        self.scopes = {"chat:write", "channels:history", "groups:history", "channels:read"}
+        self.scopes = {
+            "chat:write",
+            "channels:history",
+            "groups:history",
+            "channels:read",
+            "groups:read",
+            "users:read",
+            "usergroups:read",
+        }
+        # Channel ids the bot is a member of (invited to); None: every channel.
+        self.member_of: set[str] | None = None
+        # Users (`users.info`) and user groups (`usergroups.list`) of the workspace, by id.
+        self.users: dict[str, dict[str, Any]] = {
+            ON_CALL: {"name": "dana.oncall", "real_name": "Dana On-Call", "deleted": False},
+            BOT_USER: {"name": "cutover-watcher", "real_name": "cutover-watcher", "is_bot": True},
+        }
+        self.usergroups: dict[str, dict[str, Any]] = {
+            ON_CALL_GROUP: {"handle": "raxx-oncall", "name": "Raxx on-call", "user_count": 3}
+        }
+        # Channels per conversations.list page (Slack's own default is 100).
+        self.page_size = 100
+        # Told of every message recorded or edited: (the message, the edit or None for a post).
+        self.listeners: list[Callable[[Posted, Edit | None], None]] = []
         self._lock = threading.Lock()
         self._next_ts = _FIRST_TS_MICROS
         super().__init__(self._answer)
@@ -205,6 +233,9 @@ class FakeSlack(FakeServer):
             "/api/conversations.history",
             "/api/conversations.replies",
             "/api/conversations.list",
+            "/api/conversations.info",
+            "/api/users.info",
+            "/api/usergroups.list",
         )
         if (request.method != "POST" and not reads) or not request.path.startswith("/api/"):
             return json_reply({"ok": False, "error": "unknown_method"}, 404)
@@ -228,14 +259,84 @@ class FakeSlack(FakeServer):
             "conversations.replies": self._replies,
             "conversations.list": self._list,
             "chat.getPermalink": self._permalink,
+            "conversations.info": self._info,
+            "users.info": self._user,
+            "usergroups.list": self._usergroups,
         }.get(call.method)
         if handler is None:
             return self.error("unknown_method")
-        return handler(args)
+        reply = handler(args)
+        # Slack names the token's scopes on every answer to an authenticated call.
+        headers = {**reply.headers, "x-oauth-scopes": ",".join(sorted(self.scopes))}
+        return Reply(reply.status, reply.body, headers, reply.delay)
 
     def _ok(self, body: dict[str, Any]) -> Reply:
         """A successful answer, late by `delay`."""
         return Reply(200, {"ok": True, **body}, {"Content-Type": "application/json"}, self.delay)
+
+    def _missing(self, *needed: str) -> Reply | None:
+        """Slack's `missing_scope` when the token has none of `needed`."""
+        if any(scope in self.scopes for scope in needed):
+            return None
+        return json_reply(
+            {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": ",".join(needed),
+                "provided": ",".join(sorted(self.scopes)),
+            }
+        )
+
+    def _is_member(self, channel_id: str) -> bool:
+        return self.member_of is None or channel_id in self.member_of
+
+    def _conversation(self, name: str, channel_id: str) -> dict[str, Any]:
+        return {
+            "id": channel_id,
+            "name": name,
+            "is_channel": True,
+            "is_private": False,
+            "is_archived": False,
+            "is_member": self._is_member(channel_id),
+        }
+
+    def _info(self, args: dict[str, Any]) -> Reply:
+        """conversations.info: the channel by id; a public channel is found member or not."""
+        if (missing := self._missing("channels:read", "groups:read")) is not None:
+            return missing
+        for name, channel_id in self.channels.items():
+            if channel_id == args.get("channel"):
+                return self._ok({"channel": self._conversation(name, channel_id)})
+        return self.error("channel_not_found")
+
+    def _user(self, args: dict[str, Any]) -> Reply:
+        if (missing := self._missing("users:read")) is not None:
+            return missing
+        user_id = args.get("user")
+        user = self.users.get(user_id) if isinstance(user_id, str) else None
+        if user is None:
+            return self.error("user_not_found")
+        return self._ok(
+            {
+                "user": {
+                    "id": user_id,
+                    "team_id": "T0RAXX",
+                    "deleted": False,
+                    "is_bot": False,
+                    **user,
+                    "profile": {"real_name": user.get("real_name", "")},
+                }
+            }
+        )
+
+    def _usergroups(self, args: dict[str, Any]) -> Reply:
+        if (missing := self._missing("usergroups:read")) is not None:
+            return missing
+        groups = [
+            {"id": group_id, "team_id": "T0RAXX", "date_delete": 0, **group}
+            for group_id, group in self.usergroups.items()
+        ]
+        return self._ok({"usergroups": groups})
 
     def _auth_test(self, args: dict[str, Any]) -> Reply:
         return self._ok(
@@ -276,6 +377,8 @@ class FakeSlack(FakeServer):
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
             self.messages.append(message)
+        for listener in self.listeners:
+            listener(message, None)
         return self._ok({"channel": channel, "ts": ts, "message": message.api()})
 
     def _update(self, args: dict[str, Any]) -> Reply:
@@ -291,7 +394,10 @@ class FakeSlack(FakeServer):
             if not found:
                 return self.error("message_not_found")
             message = found[0]
-            message.edits.append(Edit(args.get("text"), blocks))
+            edit = Edit(args.get("text"), blocks)
+            message.edits.append(edit)
+        for listener in self.listeners:
+            listener(message, edit)
         return self._ok(
             {
                 "channel": channel,
@@ -329,13 +435,16 @@ class FakeSlack(FakeServer):
         )
 
     def _list(self, args: dict[str, Any]) -> Reply:
+        """conversations.list, `page_size` (or `limit`, if fewer) channels a page by `cursor`."""
         if "channels:read" not in self.scopes:
             return json_reply({"ok": False, "error": "missing_scope", "needed": "channels:read"})
-        channels = [
-            {"id": cid, "name": name, "is_channel": True, "is_archived": False}
-            for name, cid in self.channels.items()
-        ]
-        return self._ok({"channels": channels, "response_metadata": {"next_cursor": ""}})
+        everything = [self._conversation(name, cid) for name, cid in self.channels.items()]
+        cursor = str(args.get("cursor") or "")
+        start = int(cursor.removeprefix("dGVhbTpD")) if cursor.startswith("dGVhbTpD") else 0
+        size = min(self.page_size, int(args.get("limit") or 100))
+        page = everything[start : start + size]
+        following = f"dGVhbTpD{start + size}" if start + size < len(everything) else ""
+        return self._ok({"channels": page, "response_metadata": {"next_cursor": following}})
 
     def _history(self, args: dict[str, Any]) -> Reply:
         return self._read(args, None)
