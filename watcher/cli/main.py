@@ -16,6 +16,7 @@ from checks.result import State
 from checks.sources.clock import Clock, SystemClock
 from watcher import __version__
 from watcher.cli import ack, snooze, status
+from watcher.cli.rehearse_options import add_rehearse_parser
 from watcher.redact import RedactingFormatter, Redactor
 
 if TYPE_CHECKING:
@@ -84,6 +85,13 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     )
     for command in _STEERING.values():
         command.register(commands)
+    doctor = commands.add_parser(
+        "doctor", help="before T0: check every integration's token, reach and rights; posts nothing"
+    )
+    doctor.add_argument(
+        "--json", action="store_true", help="print JSON rows instead of the table (docs/before-t0.md)"
+    )
+    add_rehearse_parser(commands)
     return parser
 
 
@@ -121,6 +129,14 @@ def main(
     if args.command in _STEERING:
         code: int = _STEERING[args.command].run(args, settings, clock or SystemClock(), redactor)
         return code
+    if args.command == "doctor":
+        from watcher.cli.doctor import doctor
+
+        return doctor(settings, clock or SystemClock(), redactor, args.json)
+    if args.command == "rehearse":
+        from watcher.cli.rehearse import rehearse
+
+        return rehearse(settings, clock or SystemClock(), redactor, args.incident, args.seconds)
     if args.command == "once":
         return once(
             settings, clock or SystemClock(), redactor, args.check, args.json, args.notify, checks

@@ -74,7 +74,11 @@ class Alertmanager(HttpTransport):
         and Slack, not Alertmanager, is the channel whose loss makes the watch UNKNOWN.
         """
         try:
-            self._post_pending(store)
+            notice = item.notice
+            if notice is not None and notice.rehearsal:
+                self._post_rehearsal(notice)
+            else:
+                self._post_pending(store)
         except TransportError as exc:
             raise TransportError(exc.reason, retry_after=exc.retry_after) from None
         self._next_resend = self._clock.monotonic() + RESEND_SECONDS
@@ -134,6 +138,31 @@ class Alertmanager(HttpTransport):
         }
         store.alerts.alertmanager_done(list(resolved), resolved)
         return True
+
+    def _post_rehearsal(self, notice: Notice) -> None:
+        """A `watcher rehearse` alert, labelled `rehearsal="true"`: never one of the store's."""
+        now = self._clock.now()
+        resolved = notice.kind is NoticeKind.RESOLVED_ORIGINAL
+        alert = {
+            "labels": {
+                "alertname": notice.alert_id,
+                "check": notice.check,
+                "severity": notice.severity.lower(),
+                "app": self._app,
+                "rehearsal": "true",
+            },
+            "annotations": {
+                "summary": f"REHEARSAL (watcher rehearse): {notice.summary}"[:1000],
+            },
+            "startsAt": _iso(notice.since or now),
+            "endsAt": _iso(notice.at or now) if resolved else _iso(now + self._hold),
+        }
+        try:
+            self.post_json(self._endpoint, [alert])
+        except TransportError as exc:
+            if exc.reason != "ratelimited":
+                raise
+            raise TransportError("http_429", retry_after=exc.retry_after) from None
 
     def _alert(self, alert: AlertRecord, now: datetime, acknowledged: bool) -> dict[str, Any]:
         tips = self._runbook.advice(alert.id)

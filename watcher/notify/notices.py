@@ -50,6 +50,8 @@ class Notice:
     lines: tuple[str, ...] = ()
     # Ping the on-call (an incident's reminder until acknowledged; a new CRITICAL after it).
     mention: bool = False
+    # A `watcher rehearse` drill: labelled REHEARSAL everywhere, never an alert of the watch.
+    rehearsal: bool = False
 
     @classmethod
     def text(cls, text: str) -> Notice:
@@ -83,5 +85,6 @@ class Notice:
             title=str(data.get("title", "")),
             lines=tuple(str(line) for line in data.get("lines", ())),
             mention=bool(data.get("mention", False)),
+            rehearsal=bool(data.get("rehearsal", False)),
             **times,
         )

@@ -7,7 +7,7 @@ it cannot format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,8 @@ class Composer:
 
     def render(self, notice: Notice) -> dict[str, Any]:
         """The Slack message for a notice, as it reads now (with today's mention)."""
+        if notice.rehearsal:
+            return rehearsal_label(self.render(replace(notice, rehearsal=False)), notice.kind)
         n, kind = notice, notice.kind
         at = n.at or datetime.min
         since = n.since or at
@@ -251,6 +253,28 @@ _STATE_ICON = {
     "WARNING": ":large_yellow_circle: ",
     "RESOLVED": ":white_check_mark: ",
 }
+REHEARSAL = "REHEARSAL"
+# How to tell a rehearsal from the real thing, said on its top-level post.
+REHEARSAL_NOTE = (
+    "This is a REHEARSAL started with `watcher rehearse`: nothing is wrong and no one needs"
+    " to act. Real alerts never carry the REHEARSAL label; this thread resolves by itself."
+)
+
+
+def rehearsal_label(message: dict[str, Any], kind: NoticeKind) -> dict[str, Any]:
+    """A message of a rehearsal: REHEARSAL first in its text and its first block."""
+    text = f"[{REHEARSAL}] {message.get('text', '')}"
+    blocks = [dict(block) for block in message.get("blocks") or []]
+    if blocks and blocks[0].get("type") == "section":
+        first = blocks[0]["text"]
+        blocks[0] = {
+            **blocks[0],
+            "text": {**first, "text": f":performing_arts: *{REHEARSAL}* " + first["text"]},
+        }
+    if kind in (NoticeKind.FIRED, NoticeKind.RESOLVED_ORIGINAL):
+        blocks.append(_context(REHEARSAL_NOTE))
+        text += f" ({REHEARSAL_NOTE})"
+    return _message(text, blocks)
 
 
 def plain(payload: dict[str, Any], limit: int = 3000) -> dict[str, Any]:

@@ -185,6 +185,24 @@ class StateStore:
         except StateDbError as exc:
             raise StateStoreError(f"state store {self._db.name}: {exc}") from None
 
+    def schema_version(self) -> tuple[int, int]:
+        """The schema's version, and the version this watcher upgrades it to (on first use)."""
+        if isinstance(self._db, PostgresDb):
+            rows = self._query("SELECT version FROM schema_version")
+        else:
+            rows = self._query("PRAGMA user_version")
+        return (int(rows[0][0]) if rows else 0), len(_MIGRATIONS)
+
+    def try_write(self) -> None:
+        """Write a row and delete it in one transaction (`watcher doctor`); raises if it cannot."""
+        probe = "watcher doctor: can this store be written?"
+
+        def work(execute: Execute) -> None:
+            execute("INSERT INTO log_lines (digest, at) VALUES (?, 0)", (probe,))
+            execute("DELETE FROM log_lines WHERE digest = ?", (probe,))
+
+        self._transaction(work)
+
     @classmethod
     def sqlite(cls, path: str, busy_timeout: float = 5.0) -> StateStore:
         return cls(SqliteDb(path, busy_timeout))
