@@ -88,6 +88,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         allow_abbrev=False,
     )
     add_options(parser)
+    parser.add_argument(
+        "--run",
+        action="store_true",
+        help="watcher run (the daemon) with short intervals instead of once; Slack's messages"
+        " are printed, and typed commands break things while it runs (help lists them)",
+    )
     split = argv.index("--") if "--" in argv else len(argv)
     args, passed = parser.parse_known_args(argv[:split])
     return args, [*passed, *argv[split + 1 :]]
@@ -96,6 +102,10 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: list[str]) -> int:
     args, once_args = parse(argv)
     with stand_in(args) as running:
+        if args.run:
+            from tests.support.watch_locally import run_locally
+
+            return run_locally(running)
         env = {
             **os.environ,
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
