@@ -54,7 +54,9 @@ def test_an_incident_opens_reminds_and_resolves_in_the_terminal() -> None:
             what="the incident and its reminder",
         )
         type_in("log app[web.1]: sqlite3.OperationalError: database is locked")
-        wait_until(printed, lambda out: "logs.sqlite" in out, timeout=60, what="the log line")
+        wait_until(
+            printed, lambda out: "prod logs: `sqlite" in out, timeout=60, what="the log line"
+        )
         type_in("fix")
         wait_until(printed, lambda out: "edited" in out, timeout=60, what="the resolve")
         type_in("quit")

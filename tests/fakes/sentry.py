@@ -108,7 +108,9 @@ class FakeSentry(FakeServer):
         if request.path == f"/api/0/projects/{ORG}/{PROJECT}/":
             return json_reply({"id": PROJECT_ID, "slug": PROJECT, "name": "raxx-backend"})
         if request.path == f"/api/0/organizations/{ORG}/":
-            return json_reply({"id": "1147", "slug": ORG, "name": "Raxx", "status": {"id": "active"}})
+            return json_reply(
+                {"id": "1147", "slug": ORG, "name": "Raxx", "status": {"id": "active"}}
+            )
         if request.path == f"/api/0/projects/{ORG}/{PROJECT}/environments/":
             return json_reply(
                 [

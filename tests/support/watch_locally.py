@@ -42,7 +42,7 @@ _MENTION = re.compile(
 HELP = """\
 Commands (type one and press Enter):
   sqlite         /healthz answers db: sqlite -> an incident opens at the next probe (a few s),
-                 a reminder follows in its thread every WATCHER_REMINDER_INTERVAL (20 s)
+                 a reminder follows in its thread every WATCHER_REMINDER_INTERVAL
   fix            /healthz answers db: postgresql again -> resolved after 2 good probes
   grant-drift    write a `permission denied for table` line to the app's log
   log LINE       write LINE to the app's log (e.g. `log app[web.1]: database is locked`);
