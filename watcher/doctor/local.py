@@ -65,8 +65,9 @@ def database_row(ctx: Context) -> Row:
                 f'role "{role}" does not exist in this database',
                 "set WATCHER_APP_ROLE to the app's role (RM-10 4.4), or create it first",
             )
+        session = "a read-only session" if read_only == "on" else "NOT read-only"
         shown = (
-            f"PostgreSQL {version} as {user}, read-only {read_only}; sees pg_roles and"
+            f"PostgreSQL {version} as {user} ({session}); sees pg_roles and"
             f" {role}'s privileges on {len(held.tables)} tables"
         )
         (sees_sessions,) = db.query(_SEES_SESSIONS)[0]
