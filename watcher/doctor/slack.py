@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ USEFUL_SCOPES = {
     "channels:history": "looking for a post whose send timed out before posting it again",
     "users:read": "this check of the mention",
 }
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]*")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _GROUP = re.compile(r"<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>")
@@ -87,10 +89,15 @@ def _call(send: Callable[[], Any]) -> Any:
     except SlackApiError as exc:
         data = getattr(exc.response, "data", None)
         status = int(getattr(exc.response, "status_code", 0) or 0)
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            raise SlackCallError(data["error"], str(data.get("needed") or "")) from None
+        data = data if isinstance(data, dict) else {}
+        error = data.get("error")
+        # Slack's codes are snake_case words; anything else is slack-sdk's words for a body
+        # that is not Slack's (a proxy's page, an outage's HTML).
+        if status < 500 and isinstance(error, str) and _ERROR_CODE.fullmatch(error):
+            raise SlackCallError(error, str(data.get("needed") or "")) from None
         raise SlackCallError(f"HTTP {status}" if status else "bad_response") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # Refused, timed out, cut mid-answer, or not Slack's JSON at all.
         raise SlackCallError(f"unreachable ({type(exc).__name__})") from None
 
 

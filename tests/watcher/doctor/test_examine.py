@@ -289,3 +289,13 @@ def test_the_watched_database_is_only_read(world: World) -> None:
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cutover-watcher'"
     )
     assert sessions == 0
+
+
+def test_slack_down_or_not_slack_is_a_failure_not_a_crash(world: World) -> None:
+    world.slack.outage = True
+    rows = {r.name: r for r in world.diagnose().rows}
+    assert rows["slack.token"].result is Outcome.FAIL and "HTTP 503" in rows["slack.token"].detail
+    assert "WATCHER_SLACK_API_URL" in rows["slack.token"].fix
+    url = f"http://127.0.0.1:{closed_port()}/api/"
+    row = world.row("slack.token", WATCHER_SLACK_API_URL=url)
+    assert row.result is Outcome.FAIL and "unreachable" in row.detail
