@@ -185,3 +185,14 @@ def test_alertmanager_gets_a_rehearsal_labelled_alert_fired_then_resolved(
         "rehearsal": "true",
     }
     assert alertmanager.alerts(rehearsal="true", alertname="logs.sqlite") == []
+
+
+def test_without_a_slack_token_it_says_which_setting_to_set(
+    settings: Settings,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    assert drill(load_settings(), clock) == 3
+    assert "not_configured; fix: set SLACK_BOT_TOKEN" in capsys.readouterr().err

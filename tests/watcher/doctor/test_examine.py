@@ -299,3 +299,10 @@ def test_slack_down_or_not_slack_is_a_failure_not_a_crash(world: World) -> None:
     url = f"http://127.0.0.1:{closed_port()}/api/"
     row = world.row("slack.token", WATCHER_SLACK_API_URL=url)
     assert row.result is Outcome.FAIL and "unreachable" in row.detail
+
+
+def test_a_fir_app_opens_a_tailing_session(world: World) -> None:
+    world.heroku.generation = "fir"
+    row = world.row("heroku.logs")
+    assert row.result is Outcome.OK and "Fir log session opened and tailing" in row.detail
+    assert world.heroku.log_session_bodies[-1] == {"tail": True}
