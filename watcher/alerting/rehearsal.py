@@ -15,13 +15,13 @@ from datetime import datetime
 import httpx
 
 from checks import healthz, logs, pg_info
-from checks.clock import Clock
-from checks.connection_limit import ConnectionThresholds
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_tally import LogTally
-from checks.log_window import Coverage
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage
 from checks.result import Finding, State
+from checks.sources.clock import Clock
+from checks.sources.connection_limit import ConnectionThresholds
 from watcher.notify.notices import Notice, NoticeKind
 
 DRILL = "rehearsal.drill"
@@ -113,7 +113,7 @@ def _log_finding(incident: str, app_role: str, now: datetime) -> Finding:
     lines = [parse(f"{now.isoformat()} {text}") for text in LOG_LINES[incident]]
     for line in lines:
         for match in matcher.match(line, now):
-            tally.record(match, now)
+            tally.count_match(match, now)
     tally.count_lines(len(lines), now, now)
     result = logs.evaluate(tally, matcher, now, Coverage(f"{len(lines)} canned line(s)"))
     return _one(result.findings, f"{logs.NAME}.{_PATTERN[incident]}")

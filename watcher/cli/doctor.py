@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.doctor.examine import examine
 from watcher.doctor.rows import Context
 from watcher.parts import USER_AGENT

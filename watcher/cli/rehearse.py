@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.alerting.rehearsal import Rehearsed, rehearsed
 from watcher.notify.notices import Notice
 from watcher.notify.notifier import Notifier

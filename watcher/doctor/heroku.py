@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import httpx
 
-from checks.heroku_api import ACCEPT, ACCEPT_SDK, FIR, Attachment, HerokuApi, HerokuConfig
-from checks.http_api import Api, ApiError, json_body
-from checks.log_stream import stream_lines
+from checks.logparse.log_stream import stream_lines
+from checks.sources.heroku_api import ACCEPT, ACCEPT_SDK, FIR, Attachment, HerokuApi, HerokuConfig
+from checks.sources.http_api import Api, ApiError, json_body
 from watcher.doctor.rows import Context, Row, fail, not_checked, ok, skip
 
 NAMES = ("heroku.token", "heroku.app", "heroku.database", "heroku.logs", "data_api")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from checks import grants
-from checks.database import Database, DatabaseOptions
 from checks.result import CheckError
+from checks.sources.database import Database, DatabaseOptions
 from watcher.doctor.rows import Context, Row, fail, ok, skip
 from watcher.store.state import StateStore, StateStoreError
 

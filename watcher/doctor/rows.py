@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import httpx
 
-from checks.clock import Clock
+from checks.sources.clock import Clock
 from watcher.settings import Settings
 
 

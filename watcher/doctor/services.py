@@ -8,8 +8,8 @@ from urllib.parse import quote
 import httpx
 
 from checks import healthz
-from checks.http_api import Api, ApiError, json_body, transport_reason
 from checks.result import State
+from checks.sources.http_api import Api, ApiError, json_body, transport_reason
 from watcher.doctor.rows import Context, Row, fail, ok, skip
 
 # What fixes a healthz finding, by its kind.

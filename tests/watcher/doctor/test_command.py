@@ -8,8 +8,8 @@ from pathlib import Path
 from tests.fakes import heroku as heroku_fake
 from tests.fakes import slack as slack_fake
 from tests.support.postgres import OWNER_PASSWORD
+from tests.watcher.cli.test_cli import watcher
 from tests.watcher.doctor.conftest import World
-from tests.watcher.test_cli import watcher
 
 
 def test_json_is_the_spec_shape_and_the_exit_code_is_in_it(world: World, tmp_path: Path) -> None:
