@@ -1,4 +1,4 @@
-"""`watcher doctor [--json]`: before T0, every integration checked without posting (SPEC 10)."""
+"""`watcher doctor [--json]`: every integration checked before T0, nothing posted (docs/before-t0.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def doctor(
     as_json: bool,
     http: httpx.Client | None = None,
 ) -> int:
-    """Print one row per integration (a table, or SPEC 10's JSON); return the exit code."""
+    """Print one row per integration (a table, or docs/commands.md's JSON); return the exit code."""
     client = http or httpx.Client(
         timeout=settings.check_timeout, headers={"User-Agent": USER_AGENT}
     )

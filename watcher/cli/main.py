@@ -89,7 +89,9 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
         "doctor", help="before T0: check every integration's token, reach and rights; posts nothing"
     )
     doctor.add_argument(
-        "--json", action="store_true", help="print JSON rows instead of the table (docs/before-t0.md)"
+        "--json",
+        action="store_true",
+        help="print JSON rows instead of the table (docs/before-t0.md)",
     )
     add_rehearse_parser(commands)
     return parser

@@ -3,7 +3,7 @@
 The notices go into the state store's outbox and out through the configured channels, as the
 daemon's do: a top-level post with the mention, a reminder in its thread, then the resolve (a
 reply, and the post updated), `--seconds` apart in all. No alert is kept for them, so the
-watch's gate, record, report and metrics never see a rehearsal (SPEC 4, 10).
+watch's gate, record, report and metrics never see a rehearsal (docs/before-t0.md).
 """
 
 from __future__ import annotations

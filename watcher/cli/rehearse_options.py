@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-# The incidents a rehearsal can stand in for (SPEC 10); their canned lines are in rehearsal.py.
+# The incidents a rehearsal can stand in for (docs/before-t0.md); canned lines in rehearsal.py.
 INCIDENTS = ("sqlite", "grant-drift", "crash", "healthz-sqlite", "pg-unavailable")
 
 

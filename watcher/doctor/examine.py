@@ -1,4 +1,4 @@
-"""Every row of `watcher doctor`, in SPEC section 10's order, and the exit code they make."""
+"""Every row of `watcher doctor`, in docs/commands.md's order, and the exit code they make."""
 
 from __future__ import annotations
 
