@@ -1,4 +1,4 @@
-"""`watcher doctor [--json]`: every integration checked before T0, nothing posted (docs/before-t0.md)."""
+"""`watcher doctor [--json]`: every integration checked, nothing posted (docs/before-t0.md)."""
 
 from __future__ import annotations
 
