@@ -54,7 +54,8 @@ def test_json_lists_every_pattern_with_counts(tmp_path: Path) -> None:
     done = watcher("app.log", "--json", cwd=tmp_path, DYNO="worker.1")
     assert done.returncode == 2
     data = json.loads(done.stdout)
-    assert set(data) == {"lines", "state", "exit_code", "patterns"}
+    assert set(data) == {"lines", "state", "exit_code", "patterns", "findings"}
+    assert data["findings"] == []
     assert (data["lines"], data["state"], data["exit_code"]) == (6, "CRITICAL", 2)
     patterns = {p["id"]: p for p in data["patterns"]}
     assert len(patterns) == 12
