@@ -174,7 +174,7 @@ def _not_a_log(tally: LogTally) -> str:
     if not tally.lines:
         return "the input is empty: no log line to scan"
     return (
-        f"none of the {tally.lines:,} lines has a Heroku log line's shape"
+        f"none of the {tally.lines:,} line(s) has a Heroku log line's shape"
         " (`2026-05-16T14:02:10+00:00 app[web.1]: ...`): is this an exported Heroku log?"
     )
 
