@@ -72,9 +72,8 @@ RECORD = """\
 Print the RM-10 Section 8 fields the watch can fill (4-hour watch end and result, healthz
 db field, Sentry clear, connection peak, RM-11 gate verdict), as Markdown for the card.
 
-reads:  the state store only (WATCHER_STATE_URL; never created: a missing or empty store
-        is one line on stderr and exit 3), WATCHER_APP and WATCHER_CUTOVER_AT. No outside
-        call.
+reads:  the state store only (WATCHER_STATE_URL; never created: without one, one line
+        on stderr and exit 3), WATCHER_APP and WATCHER_CUTOVER_AT. No outside call.
 prints: Markdown on stdout."""
 
 RECORD_EXIT = """\
