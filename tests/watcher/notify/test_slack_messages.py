@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checks import logs
-from checks.log_line import parse
-from checks.log_patterns import LogMatcher, catalogue
-from checks.log_tally import LogTally
-from checks.log_window import Coverage
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage
 from tests.support.clock import CUTOVER
 from watcher.notify.slack_messages import Composer, plain, quote
 
@@ -96,7 +96,7 @@ def test_a_log_alert_says_the_next_step_once_and_the_lines_time_as_hh_mm_ssz() -
     tally = LogTally()
     now = CUTOVER + timedelta(minutes=20)
     for match in matcher.match(parse(raw), now):
-        tally.record(match, now)
+        tally.count_match(match, now)
     coverage = Coverage("one line", None, ())
     (finding,) = logs.evaluate(tally, matcher, now, coverage).findings
     message = Composer("raxx-api-prod").fire(finding.id, "logs", "CRITICAL", finding.summary)

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import LOOPBACK_DEFAULTS
 from tests.fakes.healthz import FakeHealthz, healthy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMMANDS = ("once", "run", "record", "report", "scan")
 SLACK_TOKEN = "xoxb-usage-token-9e8d7c"
 
