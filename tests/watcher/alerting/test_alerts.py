@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,9 +16,7 @@ from watcher.checking.runner import CheckReport
 from watcher.notify.delivery import Delivery
 from watcher.notify.slack import SlackTransport
 from watcher.notify.slack_messages import Composer
-from watcher.redact import Redactor
 from watcher.store.state import StateStore
-from watcher.telemetry.logfmt import LogfmtFormatter
 
 MENTION = "<@U024BE7LH>"
 GRANT_DRIFT = Finding(
@@ -239,21 +236,3 @@ def test_a_warning_superseded_by_a_critical_is_edited_to_say_so(
     warned, paged = slack.top_level()
     assert (warned.current_text or "").startswith("WARNING, now CRITICAL (see the newer message)")
     assert (paged.current_text or "").startswith("RESOLVED (was CRITICAL)")
-
-
-def test_each_alert_change_is_one_log_line_without_its_summary(
-    watch: Watch, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO, logger="watcher.alerting.escalation")
-    watch.cycle(report("grants", GRANT_DRIFT))  # fired
-    watch.cycle(report("grants", GRANT_DRIFT))
-    watch.cycle(report("grants", GRANT_DRIFT))  # reminded
-    watch.cycle(report("grants"))
-    watch.cycle(report("grants"))  # resolved
-    formatter = LogfmtFormatter(Redactor([]))
-    lines = [formatter.format(r) for r in caplog.records if r.name.startswith("watcher.")]
-    assert lines == [
-        f'at=info logger=watcher.alerting.escalation msg="alert {event}"'
-        " alert=grants.table_privileges severity=CRITICAL"
-        for event in ("fired", "reminded", "resolved")
-    ]
