@@ -119,7 +119,7 @@ def evaluate(held: Privileges, role: str) -> Result:
                 f"{NAME}.table_privileges",
                 State.CRITICAL,
                 f"{role} lacks privileges on {len(drifted)} table(s): {_names(drifted)}"
-                " (grant drift: re-run step 4.6 grants)",
+                " (grant drift)",
             )
         )
     sequences = held.sequences_without_usage

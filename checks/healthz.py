@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -77,7 +78,8 @@ def evaluate(answer: Answer, options: HealthzOptions) -> Result:
     if response is None:
         if answer.unreachable is None:
             return timed_out(options.timeout)
-        return _critical("unreachable", f"unreachable: {answer.unreachable}")
+        where = _shown_url(options.url)
+        return _critical("unreachable", f"unreachable: {answer.unreachable} (GET {where})")
     findings, payload = _evaluate(response)
     if latency > options.slow_after:
         findings.append(
@@ -98,6 +100,15 @@ def evaluate(answer: Answer, options: HealthzOptions) -> Result:
     version = f", version={_shown(payload['version'])}" if payload.get("version") else ""
     ok = f"db={EXPECTED_DB}, status=ok{version} in {latency * 1000:.0f} ms"
     return Result.from_findings(findings, ok, observation)
+
+
+def _shown_url(url: str) -> str:
+    """The URL tried, without what could be a credential (user, password, query)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def timed_out(seconds: float) -> Result:

@@ -49,6 +49,14 @@ class LogsObservation(Observation):
     matches: dict[str, int] = field(default_factory=dict, metadata={PREFIX: "matches_"})
 
 
+def without_timestamp(sample: str) -> str:
+    """A sample line without its leading timestamp (the summary gives the time as HH:MM:SSZ)."""
+    line = parse(sample)
+    if line.timestamp is None:
+        return sample
+    return sample.split(None, 1)[1] if " " in sample.strip() else sample
+
+
 def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Coverage) -> Result:
     """A finding per pattern matched in the last 30 minutes, by each line's own time."""
     since = now - WINDOW
@@ -59,13 +67,14 @@ def evaluate(tally: LogTally, matcher: LogMatcher, now: datetime, coverage: Cove
         matches[pattern.id] = recent
         counts = tally.patterns.get(pattern.id)
         if recent and counts is not None and counts.last is not None:
-            sop = "" if pattern.sop == "-" else f"SOP {pattern.sop}: "
+            # What it means, and the last line with its time once, as HH:MM:SSZ; what to do
+            # is the alert's advice (posted once beside it), not the summary's.
             findings.append(
                 Finding(
                     f"{NAME}.{pattern.id}",
                     pattern.state,
-                    f"{pattern.id}: {recent} line(s) in the last 30 min, last at"
-                    f" {counts.last:%H:%M:%S}Z ({sop}{pattern.means}): {counts.sample}",
+                    f"{pattern.id}: {recent} line(s) in the last 30 min ({pattern.means}), the"
+                    f" last at {counts.last:%H:%M:%S}Z: {without_timestamp(counts.sample)}",
                 )
             )
     if coverage.problem:

@@ -32,6 +32,7 @@ from watcher.settings import Settings
 from watcher.store.state import StateStoreError
 from watcher.telemetry import pushgateway
 from watcher.telemetry.metrics_server import MetricsServer
+from watcher.timeline import phases
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,28 @@ WATCHDOG_SECONDS = 5.0
 # A thread restarted more often than this within an hour: the process is sick; exit non-zero
 # so that Heroku restarts the dyno.
 MAX_RESTARTS = 5
+
+
+def _integrations(settings: Settings) -> dict[str, bool]:
+    """What the watch can reach, by name (the start line says which are set up)."""
+    return {
+        "heroku": settings.heroku_api_key is not None,
+        "database": settings.database_url is not None,
+        "sentry": settings.sentry_auth_token is not None and settings.sentry_org is not None,
+        "slack": settings.slack_bot_token is not None,
+        "alertmanager": settings.alertmanager_url is not None,
+        "pushgateway": settings.pushgateway_url is not None,
+        "metrics_port": settings.metrics_port is not None,
+        "self_monitoring": settings.sentry_dsn is not None,
+    }
+
+
+def configured(settings: Settings) -> list[str]:
+    return [name for name, on in _integrations(settings).items() if on]
+
+
+def not_configured(settings: Settings) -> list[str]:
+    return [name for name, on in _integrations(settings).items() if not on]
 
 
 class Daemon:
@@ -80,9 +103,21 @@ class Daemon:
         except StateStoreError as exc:
             log.error("cannot start: %s", exc)
             return 3
+        now = self.clock.now()
         log.info(
             "watch started",
-            extra={"fields": {"t0": f"{watch.t0:%Y-%m-%dT%H:%M:%SZ}", "requeued": requeued}},
+            extra={
+                "fields": {
+                    "t0": f"{watch.t0:%Y-%m-%dT%H:%M:%SZ}",
+                    "phase": phases.phase(watch.t0, now),
+                    "store": parts.store.kind,
+                    "configured": ",".join(configured(self.settings)) or "nothing",
+                    "not_configured": ",".join(not_configured(self.settings)) or "none",
+                    "cycle_seconds": self.settings.check_interval,
+                    "healthz_seconds": self.settings.healthz_interval,
+                    "requeued": requeued,
+                }
+            },
         )
         server = self._serve_metrics()
         scheduler = self._schedule(watch)

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -25,13 +25,24 @@ class ConfigError(Exception):
     """Settings are unusable; the message names the variables, never their values."""
 
 
-def _http_url(value: str) -> str:
-    # Every message here is fixed text: the value may hold credentials.
+def _split(url: str, expected: str) -> SplitResult:
+    """The URL's parts; a bad port is named as such (the scheme is not what is wrong)."""
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError(f"must be {expected}") from None
+    try:
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
     except ValueError:
-        raise ValueError("must be an http:// or https:// URL with a valid host and port") from None
+        raise ValueError("has an invalid port: it must be a number from 1 to 65535") from None
+    if parts.port == 0:
+        raise ValueError("has an invalid port: it must be a number from 1 to 65535")
+    return parts
+
+
+def _http_url(value: str) -> str:
+    # Every message here is fixed text: the value may hold credentials.
+    parts = _split(value, "an http:// or https:// URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value
@@ -40,11 +51,7 @@ def _http_url(value: str) -> str:
 def _database_url(value: SecretStr | None) -> SecretStr | None:
     if value is None or not value.get_secret_value():
         return None
-    try:
-        parts = urlsplit(value.get_secret_value())
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        raise ValueError("must be a postgres:// or postgresql:// URL") from None
+    parts = _split(value.get_secret_value(), "a postgres:// or postgresql:// URL")
     if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
         raise ValueError("must be a postgres:// or postgresql:// URL with a host")
     return value
@@ -124,7 +131,7 @@ class Settings(BaseSettings):
     # The longest `watcher snooze --for` (docs/settings.md): planned work, not a way to mute
     # the watch.
     snooze_max: float = Field(14400, gt=0)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Set by Heroku on every dyno: lines of the watcher's own dyno are never matched.
     own_dyno: str | None = Field(None, validation_alias="DYNO")
 
@@ -208,7 +215,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_ratios(self) -> Settings:
         if self.pg_connection_warn_ratio > self.pg_connection_crit_ratio:
-            raise ValueError("WATCHER_PG_CONNECTION_WARN_RATIO must not exceed _CRIT_RATIO")
+            raise ValueError(
+                "WATCHER_PG_CONNECTION_WARN_RATIO: must not exceed"
+                " WATCHER_PG_CONNECTION_CRIT_RATIO (the warning comes before the critical)"
+            )
         return self
 
     def secrets(self) -> list[str]:
@@ -262,8 +272,15 @@ def _variable_set(field_name: str, present: set[str]) -> str:
     return next((a for a in aliases if a in present), aliases[0])
 
 
+# pydantic's own words for a time it cannot read ("a valid datetime or date") promise more
+# than is taken: a time with its zone, nothing else.
+_TIME_WANTED = "must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z"
+
+
 def _describe(error: Any, present: set[str]) -> str:
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if str(error.get("type", "")).startswith(("datetime_", "date_", "timezone_")):
+        message = _TIME_WANTED
     loc = error.get("loc") or ()
     if not loc:
         return message

@@ -20,7 +20,13 @@ from checks.registry import Registry
 from checks.result import Result, State
 from checks.sources.clock import Clock
 from watcher.checking.observations import keep_observations
-from watcher.checking.runner import CheckReport, PlannedCheck, redacted, run_checks
+from watcher.checking.runner import (
+    CheckReport,
+    PlannedCheck,
+    redacted,
+    run_checks,
+    state_fields,
+)
 from watcher.checking.sources import CheckSet
 from watcher.logs.follower import LogFollower, gap_text
 from watcher.notify.channels import CHANNELS
@@ -115,10 +121,10 @@ class Watch:
     def full_cycle(self, names: Iterable[str] | None = None) -> list[CheckReport]:
         """Every check but healthz (it has its own, faster job), or those named; then escalate."""
         every = [n for n in self.checks.names if n != "healthz"]
-        return self._run(every if names is None else list(names))
+        return self._run(every if names is None else list(names), "cycle done")
 
     def healthz_probe(self) -> list[CheckReport]:
-        return self._run(["healthz"])
+        return self._run(["healthz"], "healthz probe done")
 
     def escalate_logs(self) -> bool:
         """Escalate what the follower matched since last time; True if there was anything."""
@@ -241,8 +247,9 @@ class Watch:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, names: list[str]) -> list[CheckReport]:
+    def _run(self, names: list[str], done: str) -> list[CheckReport]:
         at = self.clock.now()
+        started = self.clock.monotonic()
         checkset = CheckSet(self.settings, self.store, self.clock, self.http, self.checks)
         try:
             # With the follower, the checks that judge the log judge its lines (under its
@@ -272,6 +279,8 @@ class Watch:
                 log.error("state store: %s", exc)
         self._wake.set()
         self.export_self(at)
+        seconds = round(self.clock.monotonic() - started, 2)
+        log.info(done, extra={"fields": {**state_fields(reports), "seconds": seconds}})
         return reports
 
     def _logs_result(self) -> Result:

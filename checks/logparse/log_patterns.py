@@ -72,7 +72,7 @@ def catalogue(app_role: str) -> tuple[Pattern, ...]:
             State.CRITICAL,
             "7.3",
             APP,
-            "grant drift: re-run step 4.6 grants; RM-11 stays closed",
+            "grant drift: the app role lacks a privilege it needs",
         ),
         Pattern(
             "role_missing",
@@ -80,7 +80,7 @@ def catalogue(app_role: str) -> tuple[Pattern, ...]:
             State.CRITICAL,
             "4.8",
             APP,
-            "the app role is gone: re-run steps 4.4-4.6, or roll back (Section 6)",
+            "the app role is gone",
         ),
         Pattern(
             "sqlite",

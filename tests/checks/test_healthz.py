@@ -161,8 +161,19 @@ def test_connection_refused_is_critical_unreachable(http: httpx.Client, clock: F
     result = healthz.check(http, HealthzOptions(url, timeout=2), clock)
     assert result.state == State.CRITICAL
     assert finding_ids(result) == ["healthz.unreachable"]
-    assert "connection refused" in result.summary
-    assert "127.0.0.1" not in result.summary
+    # The URL it tried, so a wrong WATCHER_HEALTHZ_URL shows (issue 19).
+    assert result.summary == f"unreachable: connection refused (GET {url})"
+
+
+def test_unreachable_names_the_url_without_credentials_or_query(
+    http: httpx.Client, clock: FakeClock
+) -> None:
+    port = closed_port()
+    url = f"http://watch:s3cret-pw@127.0.0.1:{port}/healthz?token=q-secret"
+    result = healthz.check(http, HealthzOptions(url, timeout=2), clock)
+    assert result.summary == (
+        f"unreachable: connection refused (GET http://127.0.0.1:{port}/healthz)"
+    )
 
 
 def test_connection_dropped_without_answer_is_critical_unreachable(

@@ -153,6 +153,7 @@ def test_a_permission_denied_line_reaches_slack_within_5_seconds(daemon: Running
     lines = output.splitlines()
     assert lines and all(line.startswith("at=") for line in lines), output
     assert "permission denied for table" not in output
+    assert_the_log_shows_the_work(lines)
     for secret in (
         heroku_fake.TOKEN,
         slack_fake.TOKEN,
@@ -194,6 +195,35 @@ def test_watcher_status_sees_the_daemon_and_its_incident(daemon: Running, tmp_pa
     assert [a["id"] for a in data["incident"]["alerts"]] == ["logs.permission_denied"]
     assert stop(daemon) < 10
     assert 'msg="alert fired" alert=logs.permission_denied' in daemon.output()
+
+
+def assert_the_log_shows_the_work(lines: list[str]) -> None:
+    """SPEC section 8 at INFO: the start, cycles, the follower, alerts, deliveries, the stop."""
+
+    def first(prefix: str) -> str:
+        found = [line for line in lines if line.startswith(prefix)]
+        assert found, f"no line starting {prefix!r} in:\n" + "\n".join(lines)
+        return found[0]
+
+    start = first('at=info logger=watcher.daemon msg="watch started" t0=')
+    assert " phase=active store=sqlite" in start
+    assert (
+        " configured=heroku,database,slack,pushgateway,metrics_port,self_monitoring"
+        " not_configured=sentry,alertmanager cycle_seconds=3.0 healthz_seconds=1.0"
+    ) in start
+    cycle = first('at=info logger=watcher.watch msg="cycle done" ')
+    for check in ("logs=", "pg_connections=OK", "tables=OK", "grants=OK", "seconds="):
+        assert f" {check}" in cycle
+    assert first('at=info logger=watcher.watch msg="healthz probe done" healthz=OK seconds=')
+    assert first('at=info logger=watcher.logs.follower msg="log stream connected" session=1')
+    fired = first(
+        'at=info logger=watcher.alerting.escalation msg="alert fired" alert=logs.permission_denied'
+    )
+    assert " severity=CRITICAL" in fired
+    delivered = first('at=info logger=watcher.notify.delivery msg="message delivered"')
+    assert " channel=slack kind=post alert=logs.permission_denied attempt=1 message=" in delivered
+    assert first("at=info logger=watcher.daemon msg=stopping signal=SIGTERM")
+    assert lines[-1].startswith("at=info logger=watcher.daemon msg=stopped seconds=")
 
 
 def test_sigterm_twice_still_exits_cleanly_within_10_seconds(daemon: Running) -> None:

@@ -32,6 +32,7 @@ def test_defaults_are_the_specs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.slack_api_url, s.slack_channel) == ("https://slack.com/api/", "#ops-alerts")
     assert (s.check_interval, s.healthz_interval, s.check_timeout) == (900, 60, 10)
     assert s.state_url.get_secret_value() == "sqlite:///watcher-state.db"
+    assert s.log_level == "INFO"  # SPEC section 8: the daemon's work shows at the default
     for unset in (
         s.database_url,
         s.heroku_api_key,
@@ -245,3 +246,67 @@ def test_an_epoch_number_is_not_a_cutover_time(monkeypatch: pytest.MonkeyPatch, 
     message = str(raised.value)
     assert "WATCHER_CUTOVER_AT" in message and "ISO-8601" in message
     assert len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # pydantic would say "a valid datetime or date": a date alone is refused, so no "date".
+        (
+            "WATCHER_CUTOVER_AT",
+            "garbage",
+            "WATCHER_CUTOVER_AT: must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z",
+        ),
+        (
+            "WATCHER_CUTOVER_AT",
+            "2026-05-16",
+            "WATCHER_CUTOVER_AT: must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z",
+        ),
+        (
+            "WATCHER_CUTOVER_AT",
+            "2026-13-01T00:00:00Z",
+            "WATCHER_CUTOVER_AT: must be an ISO-8601 time with a zone, e.g. 2026-05-16T14:48:42Z",
+        ),
+        (
+            "WATCHER_CUTOVER_AT",
+            "1779000000",
+            "WATCHER_CUTOVER_AT: must be an ISO-8601 time with"
+            " a zone, e.g. 2026-05-16T14:48:42Z, not a number",
+        ),
+        # The port is what is wrong, not the scheme.
+        (
+            "DATABASE_URL",
+            "postgres://u:Sup3rSecretPw@db.example:99999/x",
+            "DATABASE_URL: has an invalid port: it must be a number from 1 to 65535",
+        ),
+        (
+            "WATCHER_STATE_URL",
+            "postgresql://u:Sup3rSecretPw@db:0/x",
+            "WATCHER_STATE_URL: has an invalid port: it must be a number from 1 to 65535",
+        ),
+        (
+            "WATCHER_HEALTHZ_URL",
+            "http://h:99999/healthz",
+            "WATCHER_HEALTHZ_URL: has an invalid port: it must be a number from 1 to 65535",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://u:Sup3rSecretPw@db/x",
+            "DATABASE_URL: must be a postgres:// or postgresql:// URL with a host",
+        ),
+        # Both variables in full, in the VAR: form of every other message.
+        (
+            "WATCHER_PG_CONNECTION_WARN_RATIO",
+            "0.9",
+            "WATCHER_PG_CONNECTION_WARN_RATIO: must not"
+            " exceed WATCHER_PG_CONNECTION_CRIT_RATIO (the warning comes before the critical)",
+        ),
+    ],
+)
+def test_configuration_errors_say_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value) == f"configuration error: {message}"

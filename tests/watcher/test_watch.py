@@ -6,6 +6,7 @@ The checks talk to the real fakes and the test PostgreSQL; Slack is the fake Web
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,10 +147,24 @@ def titles(slack: FakeSlack) -> list[str]:
 
 
 def test_a_clean_watch_posts_each_mark_once_and_opens_the_gate(
-    run: Run, sources: tuple[Settings, Sources]
+    run: Run, sources: tuple[Settings, Sources], caplog: pytest.LogCaptureFixture
 ) -> None:
     _, fakes = sources
+    caplog.set_level(logging.INFO, logger="watcher")
     run.until(hours=25)
+    # Its log shows the work (SPEC section 8): every cycle's and probe's end, each mark.
+    logged = [r.getMessage() for r in caplog.records if r.name == "watcher.watch"]
+    assert logged.count("cycle done") == 100  # every 15 min for 25 hours
+    assert logged.count("healthz probe done") == 200  # every 5 min between them
+    assert [m for m in logged if m.startswith("posted")] == [
+        "posted the 4h mark",
+        "posted the 8h mark",
+        "posted the 24h mark",
+    ]
+    cycle = next(r for r in caplog.records if r.getMessage() == "cycle done")
+    assert run.watch is not None
+    every_but_healthz = [n for n in run.watch.checks.names if n != "healthz"]
+    assert list(getattr(cycle, "fields", {})) == [*every_but_healthz, "seconds"]
     assert titles(fakes.slack) == [
         "RM-10 4-hour result: clean — RM-11 gate OPEN",
         "RM-10 8-hour dashboard mark",

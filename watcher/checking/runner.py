@@ -36,6 +36,11 @@ class CheckReport:
     duration_seconds: float
 
 
+def state_fields(reports: Sequence[CheckReport]) -> dict[str, str]:
+    """Each check's state by name, for a log line (never a summary: it may quote a log line)."""
+    return {report.name: report.result.state.name for report in reports}
+
+
 class _Slot:
     """Where a check's thread leaves its result."""
 

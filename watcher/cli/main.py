@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import sys
 import zlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from checks.registry import NAMES
 from checks.result import State
 from checks.sources.clock import Clock, SystemClock
 from watcher import __version__
 from watcher.cli import ack, snooze, status
+from watcher.cli import help as texts
 from watcher.cli.rehearse_options import add_rehearse_parser
-from watcher.redact import RedactingFormatter, Redactor
+from watcher.redact import Redactor
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 EXIT_UNKNOWN = State.UNKNOWN.value
 # Commands in their own modules (watcher/cli/<name>.py): `register(commands)`, `run(...)`.
 _STEERING = {"ack": ack, "snooze": snooze, "status": status}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,11 +49,40 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{self.prog}: error: {message}\n")
 
 
+def _command(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    summary: str,
+    description: str,
+    exit_codes: str,
+) -> _Parser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=exit_codes,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
-    parser = _Parser(prog="watcher", description="Watch a production database cutover (RM-10 §7).")
+    parser = _Parser(
+        prog="watcher",
+        description=texts.TOP,
+        epilog=texts.EXIT_CODES.format(unknown="see each command's --help"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"cutover-watcher {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    once = commands.add_parser("once", help="run every check once and exit with the overall state")
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+    once = _command(
+        commands,
+        "once",
+        "run every check once and exit with the overall state",
+        texts.ONCE + "\n\n" + texts.logging_note(),
+        texts.EXIT_CODES.format(unknown=texts.ONCE_UNKNOWN),
+    )
     once.add_argument(
         "--json", action="store_true", help="print JSON instead of the table (docs/commands.md)"
     )
@@ -64,21 +98,45 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
         action="store_true",
         help="escalate to Slack (and Alertmanager) with the state the daemon keeps",
     )
-    commands.add_parser("run", help="the daemon for the 24-hour watch (a Heroku worker)")
-    commands.add_parser("record", help="print the Section 8 fields the watch can fill, as Markdown")
-    report = commands.add_parser(
-        "report", help="the whole watch on one page with charts (Markdown, or HTML with --html)"
+    _command(
+        commands,
+        "run",
+        "the daemon for the 24-hour watch (a Heroku worker)",
+        texts.RUN,
+        texts.RUN_EXIT,
+    )
+    _command(
+        commands,
+        "record",
+        "print the Section 8 fields the watch can fill, as Markdown",
+        texts.RECORD + "\n\n" + texts.logging_note(),
+        texts.RECORD_EXIT,
+    )
+    report = _command(
+        commands,
+        "report",
+        "the whole watch on one page with charts (Markdown, or HTML with --html)",
+        texts.REPORT + "\n\n" + texts.logging_note(),
+        texts.REPORT_EXIT,
     )
     report.add_argument(
         "--html",
         metavar="FILE",
         help="write one self-contained HTML page to FILE (- for stdout)",
     )
-    scan = commands.add_parser(
-        "scan", help="scan an exported Heroku log with the pattern catalogue"
+    scan = _command(
+        commands,
+        "scan",
+        "scan an exported Heroku log with the pattern catalogue",
+        texts.SCAN + "\n\n" + texts.logging_note(),
+        texts.EXIT_CODES.format(unknown=texts.SCAN_UNKNOWN),
     )
     scan.add_argument(
-        "file", nargs="?", default="-", metavar="FILE", help="a log file, plain or gzip; - is stdin"
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="a log file, plain or gzip; - or nothing: stdin",
     )
     scan.add_argument(
         "--json", action="store_true", help="print JSON instead of the table (docs/commands.md)"
@@ -97,6 +155,14 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name is not None:
+            found: argparse.ArgumentParser | None = action.choices.get(name)
+            return found
+    return None
+
+
 def main(
     argv: Sequence[str] | None = None, clock: Clock | None = None, checks: Registry | None = None
 ) -> int:
@@ -110,7 +176,9 @@ def main(
         )
         return EXIT_UNKNOWN
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        # Reported with its own command's usage, not the top one.
+        sub = _subparser(parser, getattr(args, "command", None))
+        (sub or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "scan":
         return _scan_command(args, clock or SystemClock())
     from watcher.settings import ConfigError, load_settings
@@ -156,6 +224,7 @@ def once(
     checks: Registry | None = None,
 ) -> int:
     """`watcher once`: every check (or the named ones) once; prints and returns the exit code."""
+    from watcher.checking.runner import state_fields
     from watcher.cli.once_output import RunReport, notifications_line, to_json, to_table
     from watcher.parts import Parts
     from watcher.store.state import StateStoreError
@@ -163,10 +232,13 @@ def once(
     parts = Parts(settings, clock, redactor, checks)
     selected = list(dict.fromkeys(names)) if names else list(parts.checks.names)
     checked_at = clock.now()
+    started = clock.monotonic()
     delivered: DeliveryReport | None = None
     store_failed = False
     try:
         reports = parts.run_checks(selected)
+        seconds = round(clock.monotonic() - started, 2)
+        log.info("checks done", extra={"fields": {**state_fields(reports), "seconds": seconds}})
         if notify:
             try:
                 delivered = _notify(parts, reports, checked_at)
@@ -202,8 +274,8 @@ def run(settings: Settings, clock: Clock, redactor: Redactor) -> int:
     from watcher.daemon import Daemon
     from watcher.telemetry import logfmt
 
-    # The daemon's log is its record of events: INFO at least, DEBUG if asked for.
-    logfmt.configure(redactor, "DEBUG" if settings.log_level == "DEBUG" else "INFO")
+    # Its log is its only output: on stdout, where Heroku (and any process manager) reads it.
+    logfmt.configure(redactor, settings.log_level, sys.stdout)
     return Daemon(settings, clock, redactor).run()
 
 
@@ -214,6 +286,10 @@ def record(settings: Settings, clock: Clock, redactor: Redactor) -> int:
 
     store = StateStore.from_url(settings.state_url.get_secret_value())
     try:
+        # A reading command never creates a store: ask before the first query does.
+        if not store.exists():
+            print(redactor(_no_store("record", store.name)), file=sys.stderr)
+            return EXIT_UNKNOWN
         t0 = settings.cutover_at or store.facts.watch_start()
         text = record_markdown(store, t0, settings.app, clock.now())
     except StateStoreError as exc:
@@ -235,7 +311,10 @@ def report(settings: Settings, clock: Clock, redactor: Redactor, html_file: str 
     store = StateStore.from_url(settings.state_url.get_secret_value())
     try:
         # A reading command never creates a store: ask before the first query does.
-        if not store.exists() or is_empty(store):
+        if not store.exists():
+            print(redactor(_no_store("report", store.name)), file=sys.stderr)
+            return EXIT_UNKNOWN
+        if is_empty(store):
             print(
                 "watcher report: the state store is empty: nothing has been watched yet"
                 " (is WATCHER_STATE_URL the daemon's store?)",
@@ -263,6 +342,13 @@ def report(settings: Settings, clock: Clock, redactor: Redactor, html_file: str 
     size = len(text.encode("utf-8"))
     print(f"watcher report: wrote {html_file} ({size:,} bytes)", file=sys.stderr)
     return 0
+
+
+def _no_store(command: str, name: str) -> str:
+    return (
+        f"watcher {command}: no state store at {name}: nothing has been watched with it"
+        " (is WATCHER_STATE_URL the daemon's store?)"
+    )
 
 
 def _write_atomically(path: str, text: str) -> None:
@@ -309,7 +395,8 @@ def _scan_command(args: argparse.Namespace, clock: Clock) -> int:
         print(f"configuration error: .env cannot be read ({type(exc).__name__})", file=sys.stderr)
         return EXIT_UNKNOWN
     redactor = Redactor(environment.secret_values(values))
-    _configure_logging(redactor, "WARNING")
+    level = values.get("WATCHER_LOG_LEVEL", "INFO").strip().upper()
+    _configure_logging(redactor, level if level in LOG_LEVELS else "INFO")
     role = values.get("WATCHER_APP_ROLE", environment.DEFAULT_APP_ROLE)
     return scan(role, values.get("DYNO"), clock, redactor, args.file, args.json)
 
@@ -331,15 +418,29 @@ def scan(
     tally = LogTally()
     try:
         if source == "-":
-            stream = scanning.open_log(sys.stdin.buffer)
-            scanning.scan(scanning.windows(stream), matcher, tally, clock.now())
+            stdin: BinaryIO = sys.stdin.buffer
+            if sys.stdin.isatty():
+                # Not silence: someone typed `watcher scan` and waits for an answer.
+                print(
+                    "watcher scan: reading a log from stdin (end with Ctrl-D);"
+                    " give a FILE to scan an exported log",
+                    file=sys.stderr,
+                )
+                # Read to the first end of input: one Ctrl-D ends it, not one per read.
+                stdin = io.BytesIO(stdin.read())
+            stream = scanning.open_log(stdin)
+            shaped = scanning.scan(scanning.windows(stream), matcher, tally, clock.now())
         else:
-            scanning.scan_file(source, matcher, tally, clock.now())
+            shaped = scanning.scan_file(source, matcher, tally, clock.now())
     except (OSError, EOFError, zlib.error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         print(redactor(f"watcher scan: cannot read {source}: {reason}"), file=sys.stderr)
         return EXIT_UNKNOWN
-    data = scanning.report(matcher, tally)
+    data = scanning.report(matcher, tally, shaped)
+    log.info(
+        "scanned",
+        extra={"fields": {"lines": data["lines"], "state": data["state"], "heroku_log": shaped}},
+    )
     if as_json:
         print(json.dumps(redactor.scrub(data), indent=2))
     else:
@@ -352,14 +453,7 @@ def _wants_colour() -> bool:
 
 
 def _configure_logging(redactor: Redactor, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter(redactor, "%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # As the daemon's log: the HTTP libraries' request lines carry URLs, and a Logplex
-    # session URL is its own credential.
-    for name in ("httpx", "httpcore", "urllib3"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    """The daemon's log format and level; on stderr, because stdout carries the result."""
+    from watcher.telemetry import logfmt
+
+    logfmt.configure(redactor, level, sys.stderr)

@@ -33,6 +33,8 @@ from checks.sources.http_api import ApiError, transport_reason
 
 log = logging.getLogger(__name__)
 
+# The catalogue's pattern for Logplex's drop notices (L10, L11, ...).
+LOG_DROPPED = "log_dropped"
 IDLE_TIMEOUT = 15 * 60.0  # the Heroku CLI's own: a tail silent this long is dead
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 5.0
 SESSION_BUDGET = 30.0
@@ -164,7 +166,10 @@ class LogFollower:
                 reconnects=self._health.reconnects + 1,
                 last_error=problem,
             )
-            log.info("log stream: %s; reconnecting in %.1f s", problem, backoff)
+            log.info(
+                "log stream lost; reconnecting",
+                extra={"fields": {"reason": problem, "in_seconds": backoff}},
+            )
             if self._clock.wait(self._stop, backoff):
                 break
             backoff = min(backoff * 2, MAX_BACKOFF)
@@ -209,6 +214,15 @@ class LogFollower:
                 if response.status_code != 200:
                     return f"Logplex answered HTTP {response.status_code}"
                 self._health = replace(self._health, connected=True)
+                log.info(
+                    "log stream connected",
+                    extra={
+                        "fields": {
+                            "session": self._health.reconnects + 1,
+                            "replay_lines": self._replay_lines,
+                        }
+                    },
+                )
                 self._read(response)
         except (httpx.HTTPError, OSError):
             if self._stop.is_set():
@@ -252,7 +266,10 @@ class LogFollower:
             last_error="the new session's replay does not reach back to the last line counted:"
             f" {gap_text(window)}",
         )
-        log.warning("log stream: %s", self._health.last_error)
+        log.warning(
+            "log stream gap: lines may be lost",
+            extra={"fields": {"gap": gap_text(window), "gaps": self._health.gaps}},
+        )
 
     def take(self, raw: bytes) -> None:
         """One line as read from the stream: remembered, counted, matched, given to the readers
@@ -272,6 +289,9 @@ class LogFollower:
         self._lines_seen += 1
         self._last_line_at = now
         for match in matches:
+            if match.pattern.id == LOG_DROPPED:
+                # Logplex's own notice: the log is incomplete (never the line: only its kind).
+                log.warning("Logplex dropped lines", extra={"fields": {"pattern": LOG_DROPPED}})
             try:
                 self._on_match(match, key.hex())
             except Exception:

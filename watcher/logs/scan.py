@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,15 @@ MAX_LINE_BYTES = 1 << 20
 # Windows searched ahead of the one being matched: bounds memory on an endless stdin.
 _AHEAD = 4
 _GZIP_MAGIC = b"\x1f\x8b"
+# A Heroku log line as `heroku logs` prints it (`<time> <source>[<dyno>]: ...`, the time may be
+# missing), or as a syslog drain receives it (`<190>1 <time> host app web.1 - ...`).
+_HEROKU_SHAPE = re.compile(
+    rb"^(?:\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:?\d\d)\s+)?[a-z][a-z0-9-]*\[[^\]\s]*\]:"
+    rb"|^(?:\d+ )?<\d{1,3}>1 \d{4}-\d\d-\d\dT\S+ \S+ \S+ \S+ ",
+    re.MULTILINE,
+)
+# The finding of a scan whose input is no Heroku log (SPEC section 1): it never passes as OK.
+NOT_A_LOG = "scan.no_heroku_lines"
 
 
 @dataclass(frozen=True)
@@ -77,26 +87,29 @@ def windows(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[Window]:
         yield Window(tail + b"\n", 0, len(tail) + 1)
 
 
-def scan(source: Iterator[Window], matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
-    """Count every line and match every candidate, in the log's order.
+def scan(source: Iterator[Window], matcher: LogMatcher, tally: LogTally, now: datetime) -> bool:
+    """Count every line and match every candidate, in the log's order; True if at least one
+    line has a Heroku log line's shape.
 
     Two threads search windows ahead (RE2 releases the GIL); matches are taken in order, as
     `restart_loop` needs.
     """
+    shaped = False
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
         pending: deque[Future[_Searched]] = deque()
         for window in source:
             pending.append(pool.submit(_search, matcher, window))
             if len(pending) > _AHEAD:
-                _take(pending.popleft().result(), matcher, tally, now)
+                shaped = _take(pending.popleft().result(), matcher, tally, now, shaped)
         while pending:
-            _take(pending.popleft().result(), matcher, tally, now)
+            shaped = _take(pending.popleft().result(), matcher, tally, now, shaped)
+    return shaped
 
 
-def scan_file(path: str, matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
-    """A log file, plain or gzip."""
+def scan_file(path: str, matcher: LogMatcher, tally: LogTally, now: datetime) -> bool:
+    """A log file, plain or gzip; True if at least one line has a Heroku log line's shape."""
     with open(path, "rb") as stream:
-        scan(windows(open_log(stream)), matcher, tally, now)
+        return scan(windows(open_log(stream)), matcher, tally, now)
 
 
 def _search(matcher: LogMatcher, window: Window) -> _Searched:
@@ -104,7 +117,10 @@ def _search(matcher: LogMatcher, window: Window) -> _Searched:
     return _Searched(window, data.count(b"\n", start, end), matcher.candidates(data, start, end))
 
 
-def _take(searched: _Searched, matcher: LogMatcher, tally: LogTally, now: datetime) -> None:
+def _take(
+    searched: _Searched, matcher: LogMatcher, tally: LogTally, now: datetime, shaped: bool
+) -> bool:
+    """Count and match one window; True if it (or an earlier one: `shaped`) has a Heroku line."""
     data, start, end = searched.window.data, searched.window.start, searched.window.end
     first = parse(data[start : data.find(b"\n", start, end)].decode("utf-8", "replace"))
     last = parse(data[data.rfind(b"\n", start, end - 1) + 1 : end].decode("utf-8", "replace"))
@@ -112,14 +128,17 @@ def _take(searched: _Searched, matcher: LogMatcher, tally: LogTally, now: dateti
     for raw in searched.candidates:
         for match in matcher.match(parse(raw.decode("utf-8", "replace")), now):
             tally.count_match(match, now)
+    # Searched until found once: a Heroku log finds its shape in its first line.
+    return shaped or _HEROKU_SHAPE.search(data, start, end) is not None
 
 
 def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def report(matcher: LogMatcher, tally: LogTally) -> dict[str, Any]:
-    """The `watcher scan --json` object: every catalogue pattern, count 0 included."""
+def report(matcher: LogMatcher, tally: LogTally, heroku_shaped: bool = True) -> dict[str, Any]:
+    """The `watcher scan --json` object: every catalogue pattern, count 0 included, and the
+    findings about the input itself (no Heroku log line in it: UNKNOWN)."""
     patterns = []
     states = []
     for pattern in matcher.patterns:
@@ -136,13 +155,28 @@ def report(matcher: LogMatcher, tally: LogTally) -> dict[str, Any]:
                 "sample": counts.sample if counts else None,
             }
         )
+    findings = []
+    if not heroku_shaped:
+        summary = _not_a_log(tally)
+        findings.append({"id": NOT_A_LOG, "state": State.UNKNOWN.name, "summary": summary})
+        states.append(State.UNKNOWN)
     state = worst(states)
     return {
         "lines": tally.lines,
         "state": state.name,
         "exit_code": state.value,
         "patterns": patterns,
+        "findings": findings,
     }
+
+
+def _not_a_log(tally: LogTally) -> str:
+    if not tally.lines:
+        return "the input is empty: no log line to scan"
+    return (
+        f"none of the {tally.lines:,} line(s) has a Heroku log line's shape"
+        " (`2026-05-16T14:02:10+00:00 app[web.1]: ...`): is this an exported Heroku log?"
+    )
 
 
 def to_table(data: dict[str, Any], tally: LogTally) -> str:
@@ -162,4 +196,7 @@ def to_table(data: dict[str, Any], tally: LogTally) -> str:
             f"{p['state']:<9} {p['id']:<21} {p['count']:>7}  {p['first'] or '-':<20}"
             f"  {p['last'] or '-':<20}  {printable((p['sample'] or '')[:160])}"
         )
+    if data["findings"]:
+        rows.append("")
+        rows += [f"{f['state']:<9} {f['id']}: {f['summary']}" for f in data["findings"]]
     return "\n".join(rows)

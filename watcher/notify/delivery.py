@@ -198,6 +198,7 @@ class Delivery:
         assert transport is not None  # a missing channel raised above
         transport.after_sent(item, landed, self._store)
         report.sent += 1
+        log.info("message delivered", extra={"fields": _fields(item)})
         if self._metrics is not None:
             self._metrics.notification_sent(item.channel)
         if self._health is not None or not self._health_loaded:
@@ -222,12 +223,14 @@ class Delivery:
         else:
             retry_at = now + timedelta(seconds=_backoff(item.attempts))
         log.warning(
-            "notification %s to %s not sent (%s), attempt %d; next try at %s",
-            item.id,
-            channel,
-            error.reason,
-            item.attempts + 1,
-            f"{retry_at:%H:%M:%S}Z",
+            "message not delivered; retrying",
+            extra={
+                "fields": {
+                    **_fields(item),
+                    "reason": error.reason,
+                    "retry_at": f"{retry_at:%H:%M:%S}Z",
+                }
+            },
         )
         self._store.outbox.set_retry(item.id, retry_at, error.reason, uncertain=error.maybe_sent)
 
@@ -246,10 +249,22 @@ class Delivery:
         self._store.facts.keep_delivery_failure(DeliveryFailure(failure.reason, failure.fix))
         report.failed.append(failure)
         log.error(
-            "notification %s failed for good: %s; fix: %s", item.id, failure.reason, failure.fix
+            "message failed for good",
+            extra={"fields": {**_fields(item), "reason": failure.reason, "fix": failure.fix}},
         )
         if self._on_permanent_failure is not None:
             self._on_permanent_failure(failure)
+
+
+def _fields(item: OutboxItem) -> dict[str, object]:
+    """What a log line says about a message: never its text (it may quote a log line)."""
+    return {
+        "channel": item.channel,
+        "kind": item.kind,
+        "alert": item.alert_id,
+        "attempt": item.attempts + 1,
+        "message": item.id,
+    }
 
 
 def _backoff(attempts: int) -> float:

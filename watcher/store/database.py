@@ -137,8 +137,12 @@ class SqliteDb:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            parent = Path(self._path).parent
+            if self._path != ":memory:" and not parent.is_dir():
+                # Made silently, a typo in the path would start a second, empty store.
+                raise StateDbError(
+                    f"its directory {parent} does not exist: create it, or fix WATCHER_STATE_URL"
+                )
             # isolation_level=None: transactions are begun and ended here, explicitly.
             self._conn = sqlite3.connect(
                 self._path,

@@ -178,6 +178,16 @@ class StateStore:
             return cls(PostgresDb(url))
         return cls.sqlite(url.removeprefix("sqlite:///"))
 
+    @property
+    def kind(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return "postgresql" if isinstance(self._db, PostgresDb) else "sqlite"
+
+    @property
+    def name(self) -> str:
+        """Where the store is, for messages: a path, or a PostgreSQL URL without credentials."""
+        return self._db.name
+
     def exists(self) -> bool:
         """Whether the store was ever created; asking creates nothing (reading commands)."""
         try:

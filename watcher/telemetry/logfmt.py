@@ -20,8 +20,9 @@ _NAMED = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _NEEDS_QUOTES = re.compile(r'[\s"=\\]|[^\x21-\x7e\xa0-\U0010ffff]')
 _BAD_KEY_CHAR = re.compile(r"[^A-Za-z0-9_.\-]")
 # Loggers that would print every request URL at INFO (a Logplex session URL is its own
-# credential) or a line per scheduled job run: only their warnings are worth a line.
-_QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "apscheduler")
+# credential), a line per scheduled job run, or at DEBUG every Slack request's body (a
+# message quotes the matched log line): only their warnings are worth a line.
+_QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "apscheduler", "slack_sdk")
 
 
 def _escape_char(match: re.Match[str]) -> str:

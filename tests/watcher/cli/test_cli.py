@@ -86,7 +86,8 @@ def test_healthy_cutover_prints_ok_table_and_exits_0(
     assert all(row.startswith("OK ") for row in rows.values())
     assert "\033[" not in done.stdout  # not a terminal: no colour
     assert healthz_server.requests[0].headers["user-agent"] == f"cutover-watcher/{__version__}"
-    assert done.stderr == ""
+    # Its log on stderr, in the daemon's format: stdout is the plugin's output alone.
+    assert done.stderr.startswith('at=info logger=watcher.cli.main msg="checks done" ')
     assert_no_secret(done.stdout + done.stderr)
 
 
@@ -481,7 +482,10 @@ def test_report_of_an_empty_store_says_so_exits_3_and_creates_nothing(
     done = watcher("report", env={**env, "WATCHER_STATE_URL": "sqlite:///state.db"}, cwd=tmp_path)
     assert done.returncode == 3
     assert done.stdout == ""
-    assert done.stderr.startswith("watcher report: the state store is empty")
+    assert done.stderr == (
+        "watcher report: no state store at state.db: nothing has been watched with it"
+        " (is WATCHER_STATE_URL the daemon's store?)\n"
+    )
     assert not (tmp_path / "state.db").exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from tests.fakes.http import SilentServer, json_reply
 from tests.fakes.logplex import EVENTS, PLAIN, FakeLogplex
 from tests.support.clock import CUTOVER, FakeClock
 from watcher.logs.follower import LogFollower
+from watcher.redact import Redactor
+from watcher.telemetry.logfmt import LogfmtFormatter
 
 MINUTE = timedelta(minutes=1)
 
@@ -212,7 +215,30 @@ def test_an_unseen_line_inside_the_replay_doubles_nothing(running: Running) -> N
     assert running.follower.health.gaps == 0
 
 
-def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
+def logfmt_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The follower's records as `watcher run` prints them."""
+    formatter = LogfmtFormatter(Redactor([]))
+    return [formatter.format(r) for r in caplog.records if r.name == "watcher.logs.follower"]
+
+
+def test_logplex_drop_notices_are_logged_by_kind_never_as_the_line(
+    running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    dropped = line(6, "heroku[logplex]: Error L10 (output buffer overflow): 7 messages dropped")
+    with caplog.at_level(logging.INFO, logger="watcher.logs.follower"):
+        running.start(*QUIET, dropped)
+        wait_until(lambda: running.counted("log_dropped") == 1)
+    assert logfmt_lines(caplog) == [
+        'at=info logger=watcher.logs.follower msg="log stream connected" session=1'
+        " replay_lines=1500",
+        'at=warning logger=watcher.logs.follower msg="Logplex dropped lines" pattern=log_dropped',
+    ]
+
+
+def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="watcher.logs.follower")
     with (
         FakeHeroku() as heroku,
         FakeLogplex(tail=True, replay=3) as logplex,
@@ -247,6 +273,15 @@ def test_a_replay_that_does_not_reach_back_is_reported_as_a_gap() -> None:
     # Between the last line read before and the first line the replay brought.
     assert follower.health.gap_windows == ((CUTOVER + 2 * MINUTE, CUTOVER + 12 * MINUTE),)
     assert "lines between 14:50:42Z and 15:00:42Z may be lost" in (follower.health.last_error or "")
+    # Each connect, the loss of the stream and the gap: one line each (SPEC section 8).
+    assert logfmt_lines(caplog) == [
+        'at=info logger=watcher.logs.follower msg="log stream connected" session=1 replay_lines=3',
+        'at=info logger=watcher.logs.follower msg="log stream lost; reconnecting"'
+        ' reason="log stream ended" in_seconds=0.5',
+        'at=info logger=watcher.logs.follower msg="log stream connected" session=2 replay_lines=3',
+        'at=warning logger=watcher.logs.follower msg="log stream gap: lines may be lost"'
+        ' gap="lines between 14:50:42Z and 15:00:42Z may be lost" gaps=1',
+    ]
 
 
 def test_a_failing_listener_does_not_stop_the_follower(running: Running) -> None:

@@ -54,7 +54,8 @@ def test_json_lists_every_pattern_with_counts(tmp_path: Path) -> None:
     done = watcher("app.log", "--json", cwd=tmp_path, DYNO="worker.1")
     assert done.returncode == 2
     data = json.loads(done.stdout)
-    assert set(data) == {"lines", "state", "exit_code", "patterns"}
+    assert set(data) == {"lines", "state", "exit_code", "patterns", "findings"}
+    assert data["findings"] == []
     assert (data["lines"], data["state"], data["exit_code"]) == (6, "CRITICAL", 2)
     patterns = {p["id"]: p for p in data["patterns"]}
     assert len(patterns) == 12
@@ -131,6 +132,61 @@ def test_empty_log_and_invalid_utf8(tmp_path: Path) -> None:
     (tmp_path / "bad.log").write_bytes(b"\xff\xfe app[web.1]: sqlite \xc3\x28\n")
     data = json.loads(watcher("bad.log", "--json", cwd=tmp_path).stdout)
     assert data["lines"] == 1 and data["state"] == "CRITICAL"
+
+
+NOT_A_LOG = "scan.no_heroku_lines"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"", "the input is empty: no log line to scan"),
+        (bytes(range(256)) * 40, "none of the 41 line(s) has a Heroku log line's shape"),
+        (b"hello\nworld\n", "none of the 2 line(s) has a Heroku log line's shape"),
+        (b'{"level": "info", "msg": "GET /healthz 200"}\n', "none of the 1 line(s) has"),
+    ],
+    ids=["empty", "binary", "other-text", "json-lines"],
+)
+def test_input_that_is_no_heroku_log_is_unknown_and_says_so(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    (tmp_path / "x.log").write_bytes(content)
+    done = watcher("x.log", "--json", cwd=tmp_path)
+    assert done.returncode == 3
+    data = json.loads(done.stdout)
+    assert data["state"] == "UNKNOWN" and data["exit_code"] == 3
+    (finding,) = data["findings"]
+    assert finding["id"] == NOT_A_LOG and finding["state"] == "UNKNOWN"
+    assert finding["summary"].startswith(says)
+    table = watcher("x.log", cwd=tmp_path)
+    assert table.returncode == 3
+    assert table.stdout.decode().startswith("CUTOVER-WATCHER SCAN UNKNOWN: ")
+    assert f"\nUNKNOWN   {NOT_A_LOG}: {says}" in table.stdout.decode()
+
+
+def test_a_critical_match_in_another_format_still_wins(tmp_path: Path) -> None:
+    (tmp_path / "x.log").write_bytes(b"ERROR sqlite3.OperationalError: database is locked\n")
+    done = watcher("x.log", "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    data = json.loads(done.stdout)
+    assert data["state"] == "CRITICAL"
+    assert [f["id"] for f in data["findings"]] == [NOT_A_LOG]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"{T} app[web.1]: GET /healthz 200",
+        "app[web.1]: GET /healthz 200",  # `heroku logs` without its time
+        "83 <190>1 2026-05-16T14:31:02.114233+00:00 host app web.1 - GET /healthz 200",  # a drain
+    ],
+    ids=["heroku-logs", "no-timestamp", "syslog-drain"],
+)
+def test_a_heroku_log_has_no_finding_about_its_shape(tmp_path: Path, line: str) -> None:
+    (tmp_path / "x.log").write_text("header of an export\n" + line + "\n")
+    done = watcher("x.log", "--json", cwd=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["findings"] == []
 
 
 @pytest.mark.parametrize("size", [7, 64, 1000, 1 << 20])

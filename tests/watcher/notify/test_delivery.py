@@ -22,8 +22,10 @@ from watcher.notify.delivery import Delivery, Failure
 from watcher.notify.notices import Notice
 from watcher.notify.slack import SlackTransport, Tag
 from watcher.notify.slack_messages import Composer
+from watcher.redact import Redactor
 from watcher.store.outbox import Message
 from watcher.store.state import StateStore
+from watcher.telemetry.logfmt import LogfmtFormatter
 from watcher.telemetry.metrics import Metrics
 
 
@@ -211,10 +213,43 @@ def test_permanent_errors_stop_that_message_loudly(
     assert report.sent == 1  # the next message is not held back by this one
     assert outbox.failures(error) == 1
     assert outbox.reported == report.failed
-    assert error in caplog.text and fix in caplog.text
+    (line,) = logfmt_lines(caplog)
+    assert line.startswith(
+        'at=error logger=watcher.notify.delivery msg="message failed for good" channel=slack'
+        f" kind=post alert=null attempt=1 message=1 reason={error} fix="
+    )
+    assert fix in line
     clock.advance(3600)
     assert outbox.delivery.deliver().sent == 0  # never retried in this process
     assert texts(slack) == ["next"]
+
+
+def logfmt_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The captured records as `watcher run` prints them."""
+    formatter = LogfmtFormatter(Redactor([]))
+    return [formatter.format(r) for r in caplog.records if r.name.startswith("watcher.")]
+
+
+def test_each_attempt_is_one_log_line_without_the_text(
+    outbox: Outbox, slack: FakeSlack, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fail_next(Reply(status=503))
+    outbox.queue("healthz says db=sqlite: the page text")
+    with caplog.at_level(logging.INFO, logger="watcher.notify.delivery"):
+        outbox.delivery.deliver()
+        clock.advance(2)
+        outbox.delivery.deliver()
+    retry, delivered = logfmt_lines(caplog)
+    assert retry.startswith(
+        'at=warning logger=watcher.notify.delivery msg="message not delivered; retrying"'
+        " channel=slack kind=post alert=null attempt=1 message=1 reason="
+    )
+    assert " retry_at=" in retry
+    assert delivered == (
+        'at=info logger=watcher.notify.delivery msg="message delivered" channel=slack kind=post'
+        " alert=null attempt=2 message=1"
+    )
+    assert "page text" not in retry + delivered
 
 
 def test_a_message_failed_for_good_is_counted_apart_from_attempts(

@@ -9,6 +9,11 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from checks import logs
+from checks.logparse.log_line import parse
+from checks.logparse.log_patterns import LogMatcher, catalogue
+from checks.logparse.log_tally import LogTally
+from checks.logparse.log_window import Coverage
 from tests.support.clock import CUTOVER
 from watcher.notify.slack_messages import Composer, plain, quote
 
@@ -79,3 +84,28 @@ def test_the_resolved_original_does_not_ping_again() -> None:
 
 def test_plain_fallback_drops_blocks_and_shortens() -> None:
     assert plain({"text": "x" * 5000, "blocks": [{}]}) == {"text": "x" * 2999 + "\u2026"}
+
+
+def test_a_log_alert_says_the_next_step_once_and_the_lines_time_as_hh_mm_ssz() -> None:
+    # The finding as the `logs` check makes it, from a line with Heroku's microseconds.
+    raw = (
+        "2026-05-16T15:02:10.123456+00:00 app[web.1]: psycopg2.errors.InsufficientPrivilege:"
+        " permission denied for table users"
+    )
+    matcher = LogMatcher(catalogue("raptor_app"))
+    tally = LogTally()
+    now = CUTOVER + timedelta(minutes=20)
+    for match in matcher.match(parse(raw), now):
+        tally.count_match(match, now)
+    coverage = Coverage("one line", None, ())
+    (finding,) = logs.evaluate(tally, matcher, now, coverage).findings
+    message = Composer("raxx-api-prod").fire(finding.id, "logs", "CRITICAL", finding.summary)
+    shown = "\n".join(block["text"]["text"] for block in message["blocks"] if "text" in block)
+    shown += "\n" + "\n".join(
+        element["text"] for block in message["blocks"] for element in block.get("elements", [])
+    )
+    assert shown.count("re-run step 4.6 grants") == 1
+    assert "Next: grant drift: re-run step 4.6 grants; RM-11 stays closed" in shown
+    assert "the last at 15:02:10Z: app[web.1]: psycopg2" in shown
+    assert ".123456" not in shown and "2026-05-16T15:02:10" not in shown
+    assert str(message["text"]).count("re-run step 4.6 grants") == 1

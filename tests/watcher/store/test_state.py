@@ -238,6 +238,7 @@ def test_an_unreachable_postgres_store_is_an_error_without_the_password() -> Non
 
 
 def test_first_baseline_wins_and_survives_reopening(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
     url = f"sqlite:///{tmp_path}/state/watcher.db"
     store = StateStore.from_url(url)
     assert store.facts.baseline("tables") is None
@@ -247,6 +248,17 @@ def test_first_baseline_wins_and_survives_reopening(tmp_path: Path) -> None:
     kept = StateStore.from_url(url).facts.baseline("tables")
     assert kept is not None
     assert (kept.value, kept.observed_at) == ("35", CUTOVER)
+
+
+def test_a_missing_directory_is_an_error_not_made(tmp_path: Path) -> None:
+    store = StateStore.from_url(f"sqlite:///{tmp_path}/nowhere/watcher.db")
+    with pytest.raises(StateStoreError) as raised:
+        store.facts.keep_baseline("tables", "35", CUTOVER)
+    assert str(raised.value) == (
+        f"state store {tmp_path}/nowhere/watcher.db: its directory {tmp_path}/nowhere does not"
+        " exist: create it, or fix WATCHER_STATE_URL"
+    )
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_relative_url_is_relative_to_the_working_directory(tmp_path: Path) -> None:
@@ -295,9 +307,11 @@ def test_locked_store_is_an_error_after_the_busy_timeout(tmp_path: Path) -> None
         holder.close()
 
 
-def test_a_directory_that_cannot_be_created_is_a_state_store_error(tmp_path: Path) -> None:
+def test_a_path_through_a_file_is_a_state_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
-    with pytest.raises(StateStoreError, match=r"state store .*file/state/x\.db: Not a directory"):
+    with pytest.raises(
+        StateStoreError, match=r"state store .*file/state/x\.db: its directory .*/file/state does"
+    ):
         StateStore.sqlite(str(tmp_path / "file" / "state" / "x.db")).facts.baseline("tables")
 
 
