@@ -32,7 +32,7 @@ _HEROKU_SHAPE = re.compile(
     rb"|^(?:\d+ )?<\d{1,3}>1 \d{4}-\d\d-\d\dT\S+ \S+ \S+ \S+ ",
     re.MULTILINE,
 )
-# The finding of a scan whose input is no Heroku log (SPEC section 1): it never passes as OK.
+# The finding of a scan whose input is no Heroku log (docs/commands.md): it never passes as OK.
 NOT_A_LOG = "scan.no_heroku_lines"
 
 
