@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from watcher.cli import help as texts
 from watcher.cli.common import NO_STORE, default_by, fail, one_line_errors
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ NAME = "ack"
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        NAME, help="acknowledge the open incident: its reminders stop pinging the on-call"
+        NAME,
+        help="acknowledge the open incident: its reminders stop pinging the on-call",
+        **texts.described(texts.ACK, texts.ACK_EXIT),
     )
     parser.add_argument(
         "id", nargs="?", metavar="ID", help="an alert id (or a unique prefix) of the incident"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 EXIT_CODES = """\
 exit codes (Monitoring Plugins convention):
@@ -109,3 +110,94 @@ prints: a table, or with --json one JSON object {lines, state, exit_code, patter
         state, count, first, last, sample}], findings}."""
 
 SCAN_UNKNOWN = "FILE cannot be read (or is a broken gzip), or no line has a Heroku log line's shape"
+
+STATUS = """\
+What the watch knows now: T0, the phase and elapsed time, the next mark, the RM-11 gate as it
+stands, the open incident (its alerts, who acknowledged it), snoozes in force, each check's
+last observation, the outbox, and when the daemon last wrote (its heartbeat).
+
+reads:  the state store only (WATCHER_STATE_URL; never created). No outside call, so it
+        works from a one-off dyno: heroku run watcher status -a <watcher app>.
+prints: a table, or with --json one JSON object {t0, phase, gate, incident, snoozes, checks,
+        outbox, daemon_seen_at, ...} (docs/incidents.md)."""
+
+STATUS_EXIT = """\
+exit codes: the state of the worst firing alert
+  0  no alert firing
+  1  WARNING
+  2  CRITICAL
+  3  UNKNOWN; or no state store, an empty one, or a configuration error"""
+
+ACK = """\
+Acknowledge the open incident (or, with ID, the incident holding that alert): its reminders
+go on in the thread without the mention; a new CRITICAL alert still pings once.
+
+reads:  the state store (WATCHER_STATE_URL; never created), which it writes: the daemon, or
+        the next `watcher once --notify`, posts the acknowledgement to the incident's thread.
+prints: one line saying what was acknowledged."""
+
+ACK_EXIT = """\
+exit codes:
+  0  acknowledged
+  3  nothing open to acknowledge, an unknown or ambiguous ID (the open ids are listed),
+     a usage error, no state store, or a configuration error"""
+
+SNOOZE = """\
+Planned work (a restart, a rollback rehearsal): TARGET's findings are still observed,
+recorded and counted for the RM-11 gate, but open no alert and page no one until the
+snooze ends (at most WATCHER_SNOOZE_MAX). When it ends a post says so, and what is still
+CRITICAL then escalates at once. --list shows the snoozes in force; --cancel ends one.
+
+reads:  the state store (WATCHER_STATE_URL; never created), which it writes: the daemon, or
+        the next `watcher once --notify`, announces the snooze and its end.
+prints: one line per snooze (with --list), or what was snoozed or cancelled."""
+
+SNOOZE_EXIT = """\
+exit codes:
+  0  done
+  3  a usage error (no --reason, a DURATION over WATCHER_SNOOZE_MAX, a TARGET that names no
+     check or finding), nothing to cancel, no state store, or a configuration error"""
+
+DOCTOR = """\
+Before T0: every integration checked with a real call that reads and never writes (Heroku
+token, app, DATABASE attachment, log session, Data API, /healthz, the watched database's
+credential, Sentry, the Slack token, channel, mention and scopes, the state store,
+Alertmanager, the Pushgateway, WATCHER_CUTOVER_AT). One row each: OK, FAIL with the fix,
+or SKIP with the setting that would enable it. Posts nothing.
+
+reads:  every setting; the state store (its own check writes and removes one row).
+prints: a table, or with --json {rows: [{name, result, detail, fix}], exit_code}
+        (docs/before-t0.md)."""
+
+DOCTOR_EXIT = """\
+exit codes:
+  0  every configured row is OK
+  1  only SKIPs remain among Slack, Heroku, Sentry and the database
+  2  a row failed
+  3  a configuration error"""
+
+REHEARSE = """\
+Before T0: a short incident through the real outbox and transports, every message labelled
+REHEARSAL: a top-level post with the mention, a reminder in its thread, then the resolve
+(a reply and the post updated), --seconds apart in all; with Alertmanager, an alert with
+rehearsal="true" fired and resolved. Kept apart from the watch: never counted for the
+RM-11 gate, the record, the report or the metrics. Never touches the watched app.
+
+reads:  the Slack (and Alertmanager) settings; the state store's outbox, which it writes.
+prints: one line per step delivered, or the reason and the fix."""
+
+REHEARSE_EXIT = """\
+exit codes:
+  0  every step was delivered
+  3  a step was not delivered (the reason and the fix on stderr), or a configuration error"""
+
+
+def described(description: str, exit_codes: str) -> dict[str, Any]:
+    """The keyword arguments of `add_parser` that give a command its full help."""
+    import argparse
+
+    return {
+        "description": description + "\n\n" + logging_note(),
+        "epilog": exit_codes,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }

@@ -144,7 +144,9 @@ def _parser(names: Sequence[str] = NAMES) -> argparse.ArgumentParser:
     for command in _STEERING.values():
         command.register(commands)
     doctor = commands.add_parser(
-        "doctor", help="before T0: check every integration's token, reach and rights; posts nothing"
+        "doctor",
+        help="before T0: check every integration's token, reach and rights; posts nothing",
+        **texts.described(texts.DOCTOR, texts.DOCTOR_EXIT),
     )
     doctor.add_argument(
         "--json",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from watcher.cli import help as texts
+
 # The incidents a rehearsal can stand in for (docs/before-t0.md); canned lines in rehearsal.py.
 INCIDENTS = ("sqlite", "grant-drift", "crash", "healthz-sqlite", "pg-unavailable")
 
@@ -21,6 +23,7 @@ def add_rehearse_parser(commands: Any) -> None:
         "rehearse",
         help="before T0: a labelled REHEARSAL incident to Slack (and Alertmanager):"
         " fired, reminded, resolved",
+        **texts.described(texts.REHEARSE, texts.REHEARSE_EXIT),
     )
     rehearse.add_argument(
         "--incident",

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from watcher.cli import help as texts
 from watcher.cli.common import NO_STORE, default_by, fail, one_line_errors
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ NAME = "snooze"
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        NAME, help="planned work: record a target's findings without escalating them for a while"
+        NAME,
+        help="planned work: record a target's findings without escalating them for a while",
+        **texts.described(texts.SNOOZE, texts.SNOOZE_EXIT),
     )
     parser.add_argument(
         "target",

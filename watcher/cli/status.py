@@ -13,6 +13,7 @@ import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from watcher.cli import help as texts
 from watcher.cli.common import NO_STORE
 
 if TYPE_CHECKING:
@@ -28,7 +29,11 @@ STALE_CYCLES = 2
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(NAME, help="what the watch knows now, from the state store alone")
+    parser = commands.add_parser(
+        NAME,
+        help="what the watch knows now, from the state store alone",
+        **texts.described(texts.STATUS, texts.STATUS_EXIT),
+    )
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of the table (docs/incidents.md)"
     )
