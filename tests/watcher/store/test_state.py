@@ -25,15 +25,7 @@ from watcher.store.watch_facts import DeliveryFailure
 MINUTE = timedelta(minutes=1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each backend, empty: a file, or a fresh database on the test server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/state.db"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    with empty_database(server) as database:
-        yield database.url
+# `store_url` (each backend, empty) is tests/watcher/conftest.py's.
 
 
 @pytest.fixture
