@@ -22,8 +22,6 @@ from checks.logparse.log_patterns import LogMatcher, catalogue
 from checks.result import State
 from checks.sources.heroku_api import HerokuApi, HerokuConfig
 from tests.fakes import heroku as heroku_fake
-from tests.fakes import sentry as sentry_fake
-from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy
 from tests.fakes.heroku import FakeHeroku
 from tests.fakes.log_lines import postgres_metrics_line
@@ -31,11 +29,12 @@ from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
+from tests.support.fake_settings import settings_against
 from tests.support.postgres import WatchedDatabase
 from watcher.logs.follower import LogFollower
 from watcher.notify.notifier import Notifier
 from watcher.redact import Redactor
-from watcher.settings import Settings, load_settings
+from watcher.settings import Settings
 from watcher.store.state import StateStore
 from watcher.telemetry.metrics import Metrics
 from watcher.watch import Watch
@@ -101,22 +100,13 @@ def sources(watched_db: WatchedDatabase, tmp_path: Path) -> Iterator[tuple[Setti
     ):
         heroku.set_info(heroku.add_postgres(), status="Available", connections="6/120")
         heroku.logplex_url = logplex.session_url
-        settings = load_settings(
-            app="raxx-api-prod",
-            database_url=watched_db.owner_url,
-            app_role=watched_db.app_role,
-            healthz_url=healthz.healthz_url,
-            heroku_api_key=heroku_fake.TOKEN,
-            heroku_api_url=heroku.url,
-            heroku_data_api_url=heroku.url,
-            sentry_auth_token=sentry_fake.TOKEN,
-            sentry_api_url=sentry.url,
-            sentry_org=sentry_fake.ORG,
-            slack_bot_token=slack_fake.TOKEN,
-            slack_api_url=slack.api_url,
-            slack_mention="<@U024BE7LH>",
+        settings = settings_against(
+            watched_db,
+            healthz,
+            heroku,
+            sentry,
+            slack,
             cutover_at=CUTOVER,
-            check_timeout=5,
             state_url=f"sqlite:///{tmp_path}/state.db",
         )
         yield settings, Sources(healthz, slack, sentry, CollectorRegistry(), logplex)

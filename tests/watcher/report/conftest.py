@@ -17,8 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes import heroku as heroku_fake
-from tests.fakes import sentry as sentry_fake
 from tests.fakes import slack as slack_fake
 from tests.fakes.healthz import FakeHealthz, healthy
 from tests.fakes.heroku import FakeHeroku
@@ -27,11 +25,12 @@ from tests.fakes.logplex import FakeLogplex
 from tests.fakes.sentry import FakeSentry
 from tests.fakes.slack import FakeSlack
 from tests.support.clock import CUTOVER, FakeClock
+from tests.support.fake_settings import settings_against
 from tests.support.postgres import PgServer, watched_database
 from watcher.logs.follower import LogFollower
 from watcher.parts import Parts
 from watcher.redact import Redactor
-from watcher.settings import Settings, load_settings
+from watcher.settings import Settings
 from watcher.store.state import StateStore
 from watcher.watch import Watch
 
@@ -143,22 +142,13 @@ def watched_day(
             addon = heroku.add_postgres()
             heroku.set_info(addon, status="Available", connections="6/120")
             heroku.logplex_url = logplex.session_url
-            settings = load_settings(
-                app="raxx-api-prod",
-                database_url=db.owner_url,
-                app_role=db.app_role,
-                healthz_url=healthz.healthz_url,
-                heroku_api_key=heroku_fake.TOKEN,
-                heroku_api_url=heroku.url,
-                heroku_data_api_url=heroku.url,
-                sentry_auth_token=sentry_fake.TOKEN,
-                sentry_api_url=sentry.url,
-                sentry_org=sentry_fake.ORG,
-                slack_bot_token=slack_fake.TOKEN,
-                slack_api_url=slack.api_url,
-                slack_mention="<@U024BE7LH>",
+            settings = settings_against(
+                db,
+                healthz,
+                heroku,
+                sentry,
+                slack,
                 cutover_at=CUTOVER,
-                check_timeout=5,
                 state_url=f"sqlite:///{folder}/state.db",
             )
             clock = FakeClock(CUTOVER)
